@@ -1,0 +1,111 @@
+//! Reading request bodies for the built-in routes: JSON or urlencoded forms,
+//! at most 64 KiB, with the SPEC's status for each kind of bad input.
+
+use axum::body::Body;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use crate::csrf::{FORM_FIELD, FormToken};
+use crate::error::AuthError;
+
+/// The largest body crudauth reads.
+pub(crate) const LIMIT: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Json,
+    Form,
+    Other,
+}
+
+pub(crate) fn kind(headers: &HeaderMap) -> Option<Kind> {
+    let value = headers.get(CONTENT_TYPE)?;
+    let essence = value.to_str().ok().and_then(|v| v.split(';').next()).unwrap_or("").trim().to_ascii_lowercase();
+    Some(match essence.as_str() {
+        "application/json" => Kind::Json,
+        e if e.starts_with("application/") && e.ends_with("+json") => Kind::Json,
+        "application/x-www-form-urlencoded" => Kind::Form,
+        _ => Kind::Other,
+    })
+}
+
+/// Refuses a declared length over the limit before reading anything.
+pub(crate) fn check_length(headers: &HeaderMap) -> Result<(), AuthError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(len) if len > LIMIT as u64 => Err(AuthError::PayloadTooLarge(LIMIT)),
+        _ => Ok(()),
+    }
+}
+
+/// Reads at most [`LIMIT`] bytes.
+pub(crate) async fn bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, AuthError> {
+    check_length(headers)?;
+    axum::body::to_bytes(body, LIMIT).await.map_err(|_| AuthError::PayloadTooLarge(LIMIT))
+}
+
+/// The `csrf_token` field of a urlencoded body.
+pub(crate) fn form_csrf_token(raw: &[u8]) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == FORM_FIELD)
+        .map(|(_, v)| v)
+}
+
+/// Reads and decodes the body of a built-in route. A form's `csrf_token`
+/// field is put in the request's extensions for the session transport.
+pub(crate) async fn read<T: DeserializeOwned>(parts: &mut Parts, body: Body) -> Result<T, AuthError> {
+    let raw = bytes(&parts.headers, body).await?;
+    let kind = match kind(&parts.headers) {
+        Some(kind) => kind,
+        // No content type and no body: an empty JSON object, so that routes
+        // whose fields are all optional (logout) need no body at all.
+        None if raw.iter().all(u8::is_ascii_whitespace) => return decode_json(b"{}"),
+        None => return Err(AuthError::UnsupportedMediaType),
+    };
+    match kind {
+        Kind::Json if raw.iter().all(u8::is_ascii_whitespace) => decode_json(b"{}"),
+        Kind::Json => decode_json(&raw),
+        Kind::Form => {
+            if let Some(token) = form_csrf_token(&raw) {
+                parts.extensions.insert(FormToken(token));
+            }
+            serde_urlencoded::from_bytes(&raw).map_err(|e| AuthError::Invalid(e.to_string()))
+        }
+        Kind::Other => Err(AuthError::UnsupportedMediaType),
+    }
+}
+
+fn decode_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AuthError> {
+    serde_json::from_slice(raw).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => AuthError::Invalid(e.to_string()),
+        _ => AuthError::BadRequest(e.to_string()),
+    })
+}
+
+/// A boolean from JSON (`true`) or a form (`true`, `1`, `on`, `yes`).
+pub(crate) fn flexible_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flex {
+        Bool(bool),
+        Text(String),
+    }
+    match Option::<Flex>::deserialize(deserializer)? {
+        None => Ok(false),
+        Some(Flex::Bool(b)) => Ok(b),
+        Some(Flex::Text(t)) => match t.to_ascii_lowercase().as_str() {
+            "true" | "1" | "on" | "yes" => Ok(true),
+            "false" | "0" | "off" | "no" | "" => Ok(false),
+            _ => Err(serde::de::Error::custom("expected a boolean")),
+        },
+    }
+}

@@ -1,0 +1,80 @@
+//! Cross-site request forgery defence for cookie sessions: a synchronizer
+//! token bound to the session, plus `Sec-Fetch-Site` / `Origin` checks.
+
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::error::AuthError;
+use crate::tokens::b64;
+
+/// The request header carrying the token.
+pub(crate) const HEADER: &str = "x-csrf-token";
+/// The form field carrying the token.
+pub(crate) const FORM_FIELD: &str = "csrf_token";
+
+/// The `csrf_token` form field of a urlencoded body, put in the request
+/// extensions by whoever read the body.
+#[derive(Debug, Clone)]
+pub(crate) struct FormToken(pub String);
+
+/// Methods that change nothing and need no token (RFC 9110 section 9.2.1).
+pub(crate) fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+}
+
+/// The token for a session. It is derived from the session's secret id, so it
+/// is bound to that session and changes whenever the id does (at login).
+pub(crate) fn token_for(secret: &[u8], session_token: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(b"crudauth-csrf\0");
+    mac.update(session_token.as_bytes());
+    b64(&mac.finalize().into_bytes())
+}
+
+/// Refuses a cross-site request: `Sec-Fetch-Site: cross-site`, or an `Origin`
+/// that is neither the request's own host nor a trusted origin.
+pub(crate) fn check_origin(headers: &HeaderMap, trusted: &[String]) -> Result<(), AuthError> {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return Err(AuthError::CsrfFailed("cross-site request refused"));
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().map_err(|_| AuthError::CsrfFailed("malformed Origin header"))?;
+    let origin = origin.trim_end_matches('/');
+    if trusted.iter().any(|t| t.eq_ignore_ascii_case(origin)) {
+        return Ok(());
+    }
+    let authority = origin
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .ok_or(AuthError::CsrfFailed("cross-origin request refused"))?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match host {
+        Some(host) if host.eq_ignore_ascii_case(authority) => Ok(()),
+        _ => Err(AuthError::CsrfFailed("cross-origin request refused")),
+    }
+}
+
+/// The full check for an unsafe request riding a session cookie.
+pub(crate) fn verify(parts: &Parts, expected: &str, trusted: &[String]) -> Result<(), AuthError> {
+    check_origin(&parts.headers, trusted)?;
+    let presented = match parts.headers.get(HEADER) {
+        Some(value) => Some(value.as_bytes().to_vec()),
+        None => parts.extensions.get::<FormToken>().map(|t| t.0.as_bytes().to_vec()),
+    };
+    let Some(presented) = presented else {
+        return Err(AuthError::CsrfFailed("missing CSRF token: send the X-CSRF-Token header"));
+    };
+    if presented.ct_eq(expected.as_bytes()).into() {
+        Ok(())
+    } else {
+        Err(AuthError::CsrfFailed("wrong CSRF token"))
+    }
+}

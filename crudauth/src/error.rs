@@ -1,0 +1,203 @@
+//! The two error types: [`ConfigError`] for a wrong setup, [`AuthError`] for a
+//! refused request.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// A configuration mistake found by [`CrudAuthBuilder::build`](crate::CrudAuthBuilder::build)
+/// or [`CrudAuthConfig::from_env`](crate::CrudAuthConfig::from_env).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No database was given.
+    #[error("no database: call `.database(db)` with a sea_orm::DatabaseConnection")]
+    MissingDatabase,
+    /// No user model was given.
+    #[error("no user model: call `.user_model::<user::Model>()` with a Model that implements AuthUser")]
+    MissingUserModel,
+    /// The signing secret is missing or too short to be safe.
+    #[error(
+        "the secret key is {0} bytes long; it must be at least 32 bytes (generate one with `openssl rand -base64 48`)"
+    )]
+    WeakSecret(usize),
+    /// No transport was enabled.
+    #[error("no transport: add at least one with `.transport(SessionTransport::new())`")]
+    NoTransport,
+    /// The same transport was added twice.
+    #[error("transport \"{0}\" is enabled twice; each transport may appear once in the chain")]
+    DuplicateTransport(&'static str),
+    /// `#[authed]` handlers narrow to transports this `CrudAuth` does not enable.
+    #[error("{}", render_unknown_transports(.0))]
+    UnknownTransports(Vec<(String, String)>),
+    /// An environment variable holds a value that cannot be used.
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    BadEnv {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// A setting is out of range.
+    #[error("invalid setting `{0}`: {1}")]
+    Invalid(&'static str, &'static str),
+}
+
+fn render_unknown_transports(list: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "handlers narrow to transports this CrudAuth does not enable (add them with `.transport(..)`):",
+    );
+    for (handler, transport) in list {
+        out.push_str(&format!("\n  - handler `{handler}` requires transport {transport}"));
+    }
+    out
+}
+
+/// Why a request was refused. Every variant becomes a JSON response
+/// `{"detail": "...", "code": "..."}` with the status of the SPEC's table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// 400: the body is not valid JSON or form syntax.
+    #[error("malformed request body: {0}")]
+    BadRequest(String),
+    /// 401: no usable credential on a guarded route.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// 401: the username/password pair (or current password) was refused.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// 401: a bearer or refresh token is present but bad.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    /// 403: CSRF token missing or wrong, or a cross-site request.
+    #[error("CSRF check failed: {0}")]
+    CsrfFailed(&'static str),
+    /// 403: the superuser gate.
+    #[error("superuser privileges required")]
+    InsufficientPrivileges,
+    /// 403: the verified-email gate.
+    #[error("a verified email address is required")]
+    NotVerified,
+    /// 403: the scopes gate.
+    #[error("insufficient scope: requires {0}")]
+    InsufficientScope(String),
+    /// 403: the custom check gate.
+    #[error("access denied")]
+    AccessDenied,
+    /// 404: unknown route or resource.
+    #[error("not found")]
+    NotFound,
+    /// 405: wrong method on a known route.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: duplicate email or username.
+    #[error("a user with this email or username is already registered")]
+    AlreadyRegistered,
+    /// 413: body over the limit.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 415: a body that is neither JSON nor a form.
+    #[error("unsupported content type: send application/json or application/x-www-form-urlencoded")]
+    UnsupportedMediaType,
+    /// 422: well-formed but invalid fields; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// 429: login lockout.
+    #[error("too many failed attempts; retry in {0} seconds")]
+    Locked(u64),
+    /// 429: registration throttle.
+    #[error("too many registrations; retry in {0} seconds")]
+    RateLimited(u64),
+    /// 503: the database cannot be reached.
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+}
+
+impl AuthError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidToken(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::CsrfFailed(_)
+            | Self::InsufficientPrivileges
+            | Self::NotVerified
+            | Self::InsufficientScope(_)
+            | Self::AccessDenied => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::AlreadyRegistered => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Locked(_) | Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The machine-readable `code` of the JSON body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::CsrfFailed(_) => "csrf_failed",
+            Self::InsufficientPrivileges => "insufficient_privileges",
+            Self::NotVerified => "not_verified",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::AccessDenied => "access_denied",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::AlreadyRegistered => "already_registered",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Invalid(_) => "invalid",
+            Self::Locked(_) => "locked",
+            Self::RateLimited(_) => "rate_limited",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    /// Renders the error, adding the RFC 6750 challenge on 401s when the
+    /// application accepts bearer tokens.
+    pub(crate) fn into_response_with(self, bearer_challenge: bool) -> Response {
+        let mut response = self.clone().into_response();
+        if bearer_challenge && self.status() == StatusCode::UNAUTHORIZED {
+            let value = match self {
+                Self::InvalidToken(_) => "Bearer error=\"invalid_token\"",
+                _ => "Bearer",
+            };
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+        }
+        response
+    }
+}
+
+impl From<sea_orm::DbErr> for AuthError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        // Database failures are answered 503 so that clients retry; the cause
+        // goes to the log, never to the client.
+        tracing::error!(error = %err, "crudauth: database error");
+        Self::Unavailable
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "detail": self.to_string(), "code": self.code() });
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Self::Locked(secs) | Self::RateLimited(secs) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
+    }
+}

@@ -1,0 +1,198 @@
+//! What `#[authed(...)]` expands to: a typed guard extractor running the
+//! gates in order (authenticate → superuser → verified → scopes → check), and
+//! the link-time registry of narrowed handlers that `build()` validates.
+
+use std::any::TypeId;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::response::Response;
+
+use crate::auth::CrudAuth;
+use crate::error::AuthError;
+use crate::principal::Principal;
+use crate::transport::{ChainEntry, Transport, resolve};
+use crate::{BearerTransport, SessionTransport};
+
+/// A transport named in `#[authed(transport = ..)]`.
+#[derive(Debug, Clone, Copy)]
+pub enum TransportRef {
+    /// A built-in, by name (`"session"`, `"bearer"`).
+    Named(&'static str),
+    /// A custom transport, by type.
+    Type {
+        /// `std::any::type_name` of the type, for messages.
+        name: &'static str,
+        /// Its `TypeId`.
+        id: fn() -> TypeId,
+    },
+}
+
+impl TransportRef {
+    fn type_id(&self) -> Option<TypeId> {
+        match self {
+            Self::Named(SessionTransport::NAME) => Some(TypeId::of::<SessionTransport>()),
+            Self::Named(BearerTransport::NAME) => Some(TypeId::of::<BearerTransport>()),
+            Self::Named(_) => None,
+            Self::Type { id, .. } => Some(id()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Named(name) => format!("\"{name}\""),
+            Self::Type { name, .. } => format!("`{name}`"),
+        }
+    }
+}
+
+/// The `TypeId` of a custom transport; fails to compile, on the user's type,
+/// when the type is not a [`Transport`].
+pub fn transport_id<T: Transport>() -> TypeId {
+    TypeId::of::<T>()
+}
+
+/// One `#[authed]` handler that narrows its transports, collected at link
+/// time.
+#[derive(Debug)]
+pub struct GuardRegistration {
+    /// `module::path::handler`.
+    pub handler: &'static str,
+    /// The transports it accepts.
+    pub transports: &'static [TransportRef],
+}
+
+inventory::collect!(GuardRegistration);
+
+/// Every (handler, transport) pair naming a transport the chain lacks.
+pub(crate) fn unknown_transports(chain: &[ChainEntry]) -> Vec<(String, String)> {
+    let mut missing = Vec::new();
+    for registration in inventory::iter::<GuardRegistration> {
+        for transport in registration.transports {
+            let enabled = transport.type_id().is_some_and(|id| chain.iter().any(|e| e.id == id));
+            if !enabled {
+                missing.push((registration.handler.to_owned(), transport.describe()));
+            }
+        }
+    }
+    missing.sort();
+    missing
+}
+
+/// The options of one `#[authed(...)]` attribute, as a type.
+pub trait GuardSpec: Send + Sync + 'static {
+    /// `module::path::handler`, for messages.
+    const HANDLER: &'static str;
+    /// Anonymous requests reach the handler (with `None`).
+    const OPTIONAL: bool = false;
+    /// The superuser gate.
+    const SUPERUSER: bool = false;
+    /// The verified-email gate.
+    const VERIFIED: bool = false;
+    /// The scopes gate.
+    const SCOPES: &'static [&'static str] = &[];
+    /// The accepted transports; empty means every enabled one.
+    const TRANSPORTS: &'static [TransportRef] = &[];
+
+    /// The `check = path` gate.
+    fn check(principal: &Principal) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        let _ = principal;
+        Box::pin(std::future::ready(true))
+    }
+}
+
+/// Marker for a synchronous `check` function.
+#[derive(Debug)]
+pub enum SyncCheck {}
+/// Marker for an asynchronous `check` function.
+#[derive(Debug)]
+pub enum AsyncCheck {}
+
+/// What a `check` function may return: `bool`, or a future of `bool`.
+#[diagnostic::on_unimplemented(
+    message = "a `check` function must return `bool` or a future of `bool`, found `{Self}`",
+    label = "expected `fn(&Principal) -> bool` or `async fn(&Principal) -> bool`"
+)]
+pub trait CheckOutput<'a, Marker> {
+    /// The verdict as a future.
+    fn into_verdict(self) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+}
+
+impl<'a> CheckOutput<'a, SyncCheck> for bool {
+    fn into_verdict(self) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(std::future::ready(self))
+    }
+}
+
+impl<'a, F: Future<Output = bool> + Send + 'a> CheckOutput<'a, AsyncCheck> for F {
+    fn into_verdict(self) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(self)
+    }
+}
+
+/// The extractor `#[authed]` puts in place of the principal parameter.
+pub struct Authed<G>(Option<Principal>, PhantomData<fn() -> G>);
+
+impl<G> std::fmt::Debug for Authed<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Authed").field(&self.0).finish()
+    }
+}
+
+impl<G> Authed<G> {
+    /// The principal of a required guard.
+    pub fn into_principal(self) -> Principal {
+        self.0.expect("a required guard only extracts with a principal")
+    }
+
+    /// The principal of an optional guard.
+    pub fn into_option(self) -> Option<Principal> {
+        self.0
+    }
+}
+
+/// Runs the gates of `G` on a request.
+pub async fn run_guard<G: GuardSpec>(parts: &mut Parts, auth: &CrudAuth) -> Result<Option<Principal>, AuthError> {
+    let mask = if G::TRANSPORTS.is_empty() {
+        auth.all_transports()
+    } else {
+        let ids: Vec<TypeId> = G::TRANSPORTS.iter().filter_map(TransportRef::type_id).collect();
+        auth.mask_of(&ids)
+    };
+    let Some(principal) = resolve(parts, auth, mask).await? else {
+        return if G::OPTIONAL { Ok(None) } else { Err(AuthError::Unauthenticated) };
+    };
+    if G::SUPERUSER && !principal.is_superuser {
+        return Err(AuthError::InsufficientPrivileges);
+    }
+    if G::VERIFIED && !principal.email_verified {
+        return Err(AuthError::NotVerified);
+    }
+    if !principal.has_scopes(G::SCOPES) {
+        return Err(AuthError::InsufficientScope(G::SCOPES.join(" ")));
+    }
+    if !G::check(&principal).await {
+        return Err(AuthError::AccessDenied);
+    }
+    Ok(Some(principal))
+}
+
+impl<S, G> FromRequestParts<S> for Authed<G>
+where
+    G: GuardSpec,
+    CrudAuth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = CrudAuth::from_ref(state);
+        match run_guard::<G>(parts, &auth).await {
+            Ok(principal) => Ok(Self(principal, PhantomData)),
+            Err(err) => Err(auth.reject(err)),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Authentication for axum applications where a browser (cookie session with
+//! CSRF) and an API client (JWT bearer) reach the same handler and get the
+//! same [`Principal`].
+//!
+//! # The recipe
+//!
+//! ```no_run
+//! use axum::{routing::get, Json, Router};
+//! use crudauth::{BearerTransport, CrudAuth, Principal, SessionTransport};
+//! # mod user { pub type Model = crudauth::__private::doc_user::Model; }
+//!
+//! async fn me(user: Principal) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "id": user.user_id })) // cookie OR bearer
+//! }
+//!
+//! # async fn run(db: sea_orm::DatabaseConnection) -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = CrudAuth::builder()
+//!     .database(db)
+//!     .user_model::<user::Model>()
+//!     .secret_key(std::env::var("CRUDAUTH_SECRET_KEY")?) // >= 32 bytes
+//!     .transport(SessionTransport::new()) // order = precedence
+//!     .transport(BearerTransport::new())
+//!     .me_route(false) // we serve our own /me
+//!     .build()?;
+//! auth.migrate().await?;
+//!
+//! let app = Router::new()
+//!     .route("/me", get(me))
+//!     .merge(auth.router())
+//!     .layer(auth.layer())
+//!     .with_state(auth);
+//! # let _: Router = app;
+//! # Ok(()) }
+//! ```
+//!
+//! A transport whose credential is absent lets the next one try; a credential
+//! that is present but invalid (a tampered token, a session request failing
+//! CSRF) fails the request, even where the principal is optional.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod auth;
+mod body;
+mod config;
+mod cookies;
+mod csrf;
+mod error;
+mod guard;
+mod jwt;
+mod layer;
+mod lockout;
+mod password;
+mod principal;
+mod routes;
+mod store;
+mod tokens;
+mod transport;
+mod user;
+
+pub use auth::{AuthEvent, CrudAuth, CrudAuthBuilder};
+pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
+pub use error::{AuthError, ConfigError};
+pub use layer::LayerFuture;
+pub use password::hash_password_blocking;
+pub use principal::{Principal, UserId};
+#[cfg(feature = "migration")]
+pub use store::migration::Migration;
+pub use transport::bearer::BearerTransport;
+pub use transport::session::SessionTransport;
+pub use transport::{Transport, TransportFuture};
+pub use user::{AuthColumns, AuthUser, UserKey};
+
+#[cfg(feature = "macros")]
+pub use crudauth_macros::{AuthUser, authed};
+
+/// What the macros' generated code names. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::guard::{
+        AsyncCheck, Authed, CheckOutput, GuardRegistration, GuardSpec, SyncCheck, TransportRef, run_guard,
+        transport_id,
+    };
+    pub use crate::principal::Principal;
+    pub use crate::user::{AuthColumns, AuthUser, UserKey};
+    pub use axum;
+    pub use inventory;
+    pub use sea_orm;
+
+    /// A user entity for the documentation's examples.
+    pub mod doc_user {
+        use sea_orm::entity::prelude::*;
+
+        /// A minimal user row.
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "users")]
+        pub struct Model {
+            /// Key.
+            #[sea_orm(primary_key)]
+            pub id: i64,
+            /// Email.
+            #[sea_orm(unique)]
+            pub email: String,
+            /// PHC hash.
+            pub password_hash: String,
+        }
+
+        /// None.
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+
+        impl crate::AuthUser for Model {
+            type Key = i64;
+            fn auth_columns() -> crate::AuthColumns<Column> {
+                crate::AuthColumns {
+                    id: Column::Id,
+                    email: Some(Column::Email),
+                    username: None,
+                    password_hash: Column::PasswordHash,
+                    is_active: None,
+                    is_superuser: None,
+                    email_verified: None,
+                }
+            }
+            fn key(&self) -> i64 {
+                self.id
+            }
+            fn password_hash(&self) -> &str {
+                &self.password_hash
+            }
+            fn email(&self) -> Option<&str> {
+                Some(&self.email)
+            }
+        }
+    }
+}

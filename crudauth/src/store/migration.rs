@@ -1,0 +1,60 @@
+//! Creating crudauth's tables: [`create_tables`] for `auth.migrate()`, and a
+//! `sea-orm-migration` migration for applications with their own migrator.
+
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Schema};
+
+use super::{attempt, family, refresh, session};
+
+/// Creates every crudauth table and index that does not exist yet.
+pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    let schema = Schema::new(db.get_database_backend());
+    async fn one<C: ConnectionTrait, E: EntityTrait>(db: &C, schema: &Schema, entity: E) -> Result<(), DbErr> {
+        let mut table = schema.create_table_from_entity(entity);
+        table.if_not_exists();
+        db.execute(&table).await?;
+        for mut index in schema.create_index_from_entity(entity) {
+            index.if_not_exists();
+            db.execute(&index).await?;
+        }
+        Ok(())
+    }
+    one(db, &schema, session::Entity).await?;
+    one(db, &schema, family::Entity).await?;
+    one(db, &schema, refresh::Entity).await?;
+    one(db, &schema, attempt::Entity).await?;
+    Ok(())
+}
+
+/// crudauth's tables as a `sea-orm-migration` migration.
+///
+/// ```ignore
+/// fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+///     vec![Box::new(crudauth::Migration), Box::new(m20240101_create_users::Migration)]
+/// }
+/// ```
+#[cfg(feature = "migration")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migration;
+
+#[cfg(feature = "migration")]
+impl sea_orm_migration::MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261128_000001_crudauth_tables"
+    }
+}
+
+#[cfg(feature = "migration")]
+#[sea_orm_migration::async_trait::async_trait]
+impl sea_orm_migration::MigrationTrait for Migration {
+    async fn up(&self, manager: &sea_orm_migration::SchemaManager<'_>) -> Result<(), DbErr> {
+        create_tables(manager.get_connection()).await
+    }
+
+    async fn down(&self, manager: &sea_orm_migration::SchemaManager<'_>) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in ["crudauth_attempts", "crudauth_refresh_tokens", "crudauth_token_families", "crudauth_sessions"] {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! Queries on `crudauth_sessions`.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+use super::session::{self, Column, Entity};
+use crate::tokens::{digest, now, random_token};
+
+/// What a new session needs to know.
+#[derive(Debug, Clone)]
+pub(crate) struct NewSession {
+    pub user_id: String,
+    pub idle_secs: i64,
+    pub lifetime_secs: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Stores a new session and returns its row and the secret token for the
+/// cookie (which is not stored).
+pub(crate) async fn create<C: ConnectionTrait>(db: &C, new: NewSession) -> Result<(session::Model, String), DbErr> {
+    let token = random_token();
+    let at = now();
+    let row = session::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        token_hash: Set(digest(&token)),
+        user_id: Set(new.user_id),
+        created_at: Set(at),
+        last_seen_at: Set(at),
+        idle_secs: Set(new.idle_secs),
+        expires_at: Set(at + new.lifetime_secs),
+        ip: Set(new.ip),
+        user_agent: Set(new.user_agent),
+    };
+    let model = Entity::insert(row).exec_with_returning(db).await?;
+    Ok((model, token))
+}
+
+/// The live session for a cookie token. Expired rows are deleted on sight.
+pub(crate) async fn find_live<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<session::Model>, DbErr> {
+    let Some(row) = Entity::find().filter(Column::TokenHash.eq(digest(token))).one(db).await? else {
+        return Ok(None);
+    };
+    let at = now();
+    if at >= row.expires_at || at - row.last_seen_at >= row.idle_secs {
+        Entity::delete_by_id(row.id).exec(db).await?;
+        return Ok(None);
+    }
+    Ok(Some(row))
+}
+
+/// Slides the idle timeout. Writes only when the last write is older than a
+/// quarter of the idle timeout (at most once a minute), so that steady
+/// traffic costs reads, not writes.
+pub(crate) async fn touch<C: ConnectionTrait>(db: &C, row: &session::Model) -> Result<(), DbErr> {
+    let at = now();
+    let every = (row.idle_secs / 4).clamp(0, 60);
+    if at - row.last_seen_at < every.max(1) {
+        return Ok(());
+    }
+    Entity::update_many()
+        .col_expr(Column::LastSeenAt, Expr::value(at))
+        .filter(Column::Id.eq(row.id.clone()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Every live session of a user, newest first.
+pub(crate) async fn list<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Vec<session::Model>, DbErr> {
+    let at = now();
+    let rows = Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::ExpiresAt.gt(at))
+        .order_by_desc(Column::CreatedAt)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().filter(|r| at - r.last_seen_at < r.idle_secs).collect())
+}
+
+/// Deletes one session of a user; `false` when there was none (including
+/// another user's id, which is indistinguishable from an unknown one).
+pub(crate) async fn revoke<C: ConnectionTrait>(db: &C, user_id: &str, id: &str) -> Result<bool, DbErr> {
+    let result = Entity::delete_many()
+        .filter(Column::Id.eq(id))
+        .filter(Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Deletes every session of a user except `keep`; returns how many.
+pub(crate) async fn revoke_all<C: ConnectionTrait>(db: &C, user_id: &str, keep: Option<&str>) -> Result<u64, DbErr> {
+    let mut query = Entity::delete_many().filter(Column::UserId.eq(user_id));
+    if let Some(keep) = keep {
+        query = query.filter(Column::Id.ne(keep));
+    }
+    Ok(query.exec(db).await?.rows_affected)
+}

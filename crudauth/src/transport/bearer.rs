@@ -1,0 +1,84 @@
+//! Bearer tokens: `Authorization: Bearer <jwt>`, HS256 access tokens whose
+//! family (`sid`) is checked on every request.
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::auth::CrudAuth;
+use crate::error::AuthError;
+use crate::jwt::Rejected;
+use crate::principal::Principal;
+use crate::store::families;
+use crate::transport::{Transport, TransportFuture};
+
+/// The bearer-token transport, for API clients.
+///
+/// # Examples
+///
+/// ```
+/// use crudauth::{BearerTransport, Transport};
+/// assert_eq!(BearerTransport::new().name(), "bearer");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct BearerTransport {
+    _private: (),
+}
+
+impl BearerTransport {
+    /// The transport's name in `#[authed(transport = "bearer")]`.
+    pub const NAME: &'static str = "bearer";
+
+    /// A bearer transport with the `CrudAuth`'s token settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The token of an `Authorization: Bearer` header; `None` when the header is
+/// absent or uses another scheme (that credential is not ours).
+fn bearer_token(parts: &Parts) -> Option<Result<&str, AuthError>> {
+    let value = parts.headers.get(AUTHORIZATION)?;
+    let Ok(value) = value.to_str() else {
+        return Some(Err(AuthError::InvalidToken("malformed Authorization header")));
+    };
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Some(Err(AuthError::InvalidToken("empty bearer token")));
+    }
+    Some(Ok(token))
+}
+
+impl Transport for BearerTransport {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn authenticate<'a>(&'a self, parts: &'a Parts, auth: &'a CrudAuth) -> TransportFuture<'a> {
+        Box::pin(async move {
+            let token = match bearer_token(parts) {
+                None => return Ok(None),
+                Some(token) => token?,
+            };
+            let claims = match auth.jwt().verify(token) {
+                Ok(claims) => claims,
+                Err(Rejected::Expired) => return Ok(None),
+                Err(Rejected::Invalid(why)) => return Err(AuthError::InvalidToken(why)),
+            };
+            if !families::is_live(auth.db(), &claims.sid).await? {
+                return Err(AuthError::InvalidToken("token revoked"));
+            }
+            let Some(user) = auth.user_by_stored_id(&claims.sub).await? else {
+                return Ok(None);
+            };
+            let mut principal = Principal::for_user(user, Self::NAME);
+            principal.scopes = claims.scope.split_whitespace().map(str::to_owned).collect();
+            principal.token_family = Some(claims.sid);
+            Ok(Some(principal))
+        })
+    }
+}

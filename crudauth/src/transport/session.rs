@@ -1,0 +1,67 @@
+//! Cookie sessions: server-side rows, `__Host-` cookies, CSRF on unsafe
+//! methods.
+
+use axum::http::request::Parts;
+
+use crate::auth::CrudAuth;
+use crate::principal::Principal;
+use crate::store::sessions;
+use crate::transport::{Transport, TransportFuture};
+use crate::{cookies, csrf, tokens};
+
+/// The cookie-session transport, for browsers.
+///
+/// # Examples
+///
+/// ```
+/// use crudauth::{SessionTransport, Transport};
+/// assert_eq!(SessionTransport::new().name(), "session");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SessionTransport {
+    _private: (),
+}
+
+impl SessionTransport {
+    /// The transport's name in `#[authed(transport = "session")]`.
+    pub const NAME: &'static str = "session";
+
+    /// A session transport with the `CrudAuth`'s cookie and timeout settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Transport for SessionTransport {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn authenticate<'a>(&'a self, parts: &'a Parts, auth: &'a CrudAuth) -> TransportFuture<'a> {
+        Box::pin(async move {
+            let Some(token) = cookies::find(&parts.headers, &auth.config().cookies.session_name()) else {
+                return Ok(None);
+            };
+            // A cookie of the wrong shape cannot name a session: treat it as
+            // absent rather than spend a query on it.
+            if !tokens::well_formed(&token) {
+                return Ok(None);
+            }
+            let db = auth.db();
+            let Some(row) = sessions::find_live(db, &token).await? else {
+                return Ok(None);
+            };
+            let Some(user) = auth.user_by_stored_id(&row.user_id).await? else {
+                return Ok(None);
+            };
+            if !csrf::is_safe(&parts.method) {
+                let expected = csrf::token_for(auth.secret(), &token);
+                csrf::verify(parts, &expected, &auth.config().trusted_origins)?;
+            }
+            sessions::touch(db, &row).await?;
+            let mut principal = Principal::for_user(user, Self::NAME);
+            principal.session_id = Some(row.id);
+            Ok(Some(principal))
+        })
+    }
+}

@@ -1,0 +1,365 @@
+//! The application's user entity as crudauth sees it: the [`AuthUser`] trait
+//! (implemented by `#[derive(AuthUser)]`) and the type-erased store the
+//! runtime queries through.
+
+use std::any::Any;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, IntoActiveModel, ModelTrait, QueryFilter, SqlErr, Value,
+};
+
+use crate::principal::UserId;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The primary-key types a user entity may use: integers, uuids and text.
+pub trait UserKey: Into<Value> + Clone + Send + Sync + 'static {
+    /// The key as a [`UserId`].
+    fn to_user_id(&self) -> UserId;
+    /// Converts a [`UserId`] back, when it is of this key's kind.
+    fn from_user_id(id: &UserId) -> Option<Self>;
+    /// Parses the text form crudauth stores in its own tables and tokens.
+    fn parse(raw: &str) -> Option<Self>;
+    /// A fresh key for a new row, or `None` when the database assigns one.
+    fn generate() -> Option<Self>;
+}
+
+macro_rules! int_key {
+    ($($t:ty),*) => {$(
+        impl UserKey for $t {
+            fn to_user_id(&self) -> UserId {
+                UserId::Int(i64::from(*self))
+            }
+            fn from_user_id(id: &UserId) -> Option<Self> {
+                match id {
+                    UserId::Int(n) => <$t>::try_from(*n).ok(),
+                    _ => None,
+                }
+            }
+            fn parse(raw: &str) -> Option<Self> {
+                raw.parse().ok()
+            }
+            fn generate() -> Option<Self> {
+                None
+            }
+        }
+    )*};
+}
+int_key!(i32, i64);
+
+impl UserKey for uuid::Uuid {
+    fn to_user_id(&self) -> UserId {
+        UserId::Uuid(*self)
+    }
+    fn from_user_id(id: &UserId) -> Option<Self> {
+        match id {
+            UserId::Uuid(u) => Some(*u),
+            _ => None,
+        }
+    }
+    fn parse(raw: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(raw).ok()
+    }
+    fn generate() -> Option<Self> {
+        Some(uuid::Uuid::new_v4())
+    }
+}
+
+impl UserKey for String {
+    fn to_user_id(&self) -> UserId {
+        UserId::Text(self.clone())
+    }
+    fn from_user_id(id: &UserId) -> Option<Self> {
+        match id {
+            UserId::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+    fn parse(raw: &str) -> Option<Self> {
+        Some(raw.to_owned())
+    }
+    fn generate() -> Option<Self> {
+        Some(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+/// The columns of the user entity that play a role in authentication.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthColumns<C> {
+    /// The primary key.
+    pub id: C,
+    /// The email column, if any.
+    pub email: Option<C>,
+    /// The username column, if any.
+    pub username: Option<C>,
+    /// The PHC password hash.
+    pub password_hash: C,
+    /// `is_active`, if any (absent means every user is active).
+    pub is_active: Option<C>,
+    /// `is_superuser`, if any.
+    pub is_superuser: Option<C>,
+    /// `email_verified`, if any.
+    pub email_verified: Option<C>,
+}
+
+/// A SeaORM `Model` that crudauth can authenticate.
+///
+/// Derive it with `#[derive(AuthUser)]`; the methods below are what the
+/// derive writes, so a hand-written impl is possible but rarely needed.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a crudauth user model",
+    label = "add `#[derive(crudauth::AuthUser)]` to this SeaORM Model"
+)]
+pub trait AuthUser:
+    ModelTrait<Entity: EntityTrait<Model = Self, ActiveModel: Send>>
+    + FromQueryResult
+    + IntoActiveModel<<Self::Entity as EntityTrait>::ActiveModel>
+    + Sync
+    + 'static
+{
+    /// The primary key's type.
+    type Key: UserKey;
+
+    /// Which columns hold which role.
+    fn auth_columns() -> AuthColumns<<Self::Entity as EntityTrait>::Column>;
+    /// The primary key.
+    fn key(&self) -> Self::Key;
+    /// The stored PHC password hash.
+    fn password_hash(&self) -> &str;
+    /// The email address, if the model has one.
+    fn email(&self) -> Option<&str> {
+        None
+    }
+    /// The username, if the model has one.
+    fn username(&self) -> Option<&str> {
+        None
+    }
+    /// Whether the user may log in.
+    fn is_active(&self) -> bool {
+        true
+    }
+    /// Whether the user passes `#[authed(superuser)]`.
+    fn is_superuser(&self) -> bool {
+        false
+    }
+    /// Whether the user passes `#[authed(verified)]`.
+    fn email_verified(&self) -> bool {
+        false
+    }
+    /// The scopes this user may be granted.
+    fn scopes(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A user row as the runtime needs it, with the typed row kept for
+/// [`Principal::user`](crate::Principal::user).
+#[derive(Clone)]
+pub(crate) struct LoadedUser {
+    pub id: UserId,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub email_verified: bool,
+    pub scopes: Vec<String>,
+    pub row: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for LoadedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedUser").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// What registration may fail with.
+#[derive(Debug)]
+pub(crate) enum CreateError {
+    Duplicate,
+    Db(DbErr),
+}
+
+/// Object-safe access to the application's user table.
+pub(crate) trait UserStore: Send + Sync {
+    fn by_id<'a>(&'a self, db: &'a DatabaseConnection, id: &'a UserId)
+    -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>>;
+    fn by_login<'a>(&'a self, db: &'a DatabaseConnection, identifier: &'a str)
+    -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>>;
+    fn exists<'a>(&'a self, db: &'a DatabaseConnection, email: Option<&'a str>, username: Option<&'a str>)
+    -> BoxFuture<'a, Result<bool, DbErr>>;
+    fn create<'a>(&'a self, db: &'a DatabaseConnection, email: Option<String>, username: Option<String>, hash: String)
+    -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
+    fn set_password_hash<'a>(&'a self, db: &'a DatabaseConnection, id: &'a UserId, hash: String)
+    -> BoxFuture<'a, Result<(), DbErr>>;
+    fn parse_id(&self, raw: &str) -> Option<UserId>;
+    fn has_email(&self) -> bool;
+}
+
+pub(crate) struct ModelStore<U>(PhantomData<fn() -> U>);
+
+impl<U> ModelStore<U> {
+    pub(crate) fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+fn load<U: AuthUser>(model: U) -> LoadedUser {
+    LoadedUser {
+        id: model.key().to_user_id(),
+        email: model.email().map(str::to_owned),
+        username: model.username().map(str::to_owned),
+        password_hash: model.password_hash().to_owned(),
+        is_active: model.is_active(),
+        is_superuser: model.is_superuser(),
+        email_verified: model.email_verified(),
+        scopes: model.scopes(),
+        row: Arc::new(model),
+    }
+}
+
+fn lower_eq<C: ColumnTrait>(column: C, value: &str) -> Expr {
+    Expr::from(Func::lower(column.into_expr())).eq(value.to_lowercase())
+}
+
+impl<U: AuthUser> UserStore for ModelStore<U> {
+    fn by_id<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        id: &'a UserId,
+    ) -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>> {
+        Box::pin(async move {
+            let Some(key) = U::Key::from_user_id(id) else {
+                return Ok(None);
+            };
+            let column = U::auth_columns().id;
+            let row = U::Entity::find().filter(column.eq(key)).one(db).await?;
+            Ok(row.map(load::<U>))
+        })
+    }
+
+    fn by_login<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        identifier: &'a str,
+    ) -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>> {
+        Box::pin(async move {
+            let columns = U::auth_columns();
+            let mut any = Condition::any();
+            if let Some(email) = columns.email {
+                any = any.add(lower_eq(email, identifier));
+            }
+            if let Some(username) = columns.username {
+                any = any.add(username.eq(identifier));
+            }
+            let rows = U::Entity::find().filter(any).all(db).await?;
+            // An email match wins over another account's username that
+            // happens to equal it, so the result never depends on row order.
+            let lowered = identifier.to_lowercase();
+            let best = rows
+                .into_iter()
+                .map(load::<U>)
+                .min_by_key(|u| u.email.as_deref().map(str::to_lowercase) != Some(lowered.clone()));
+            Ok(best)
+        })
+    }
+
+    fn exists<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        email: Option<&'a str>,
+        username: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<bool, DbErr>> {
+        Box::pin(async move {
+            let columns = U::auth_columns();
+            let mut any = Condition::any();
+            let mut terms = 0;
+            if let (Some(column), Some(email)) = (columns.email, email) {
+                any = any.add(lower_eq(column, email));
+                terms += 1;
+            }
+            if let (Some(column), Some(username)) = (columns.username, username) {
+                any = any.add(column.eq(username));
+                terms += 1;
+            }
+            if terms == 0 {
+                return Ok(false);
+            }
+            Ok(U::Entity::find().filter(any).one(db).await?.is_some())
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        email: Option<String>,
+        username: Option<String>,
+        hash: String,
+    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
+        Box::pin(async move {
+            let columns = U::auth_columns();
+            let mut active = <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
+            if let Some(key) = U::Key::generate() {
+                active.set(columns.id, key.into());
+            }
+            if let (Some(column), Some(email)) = (columns.email, email) {
+                active.set(column, email.into());
+            }
+            if let (Some(column), Some(username)) = (columns.username, username) {
+                active.set(column, username.into());
+            }
+            active.set(columns.password_hash, hash.into());
+            for (column, value) in [
+                (columns.is_active, true),
+                (columns.is_superuser, false),
+                (columns.email_verified, false),
+            ] {
+                if let Some(column) = column {
+                    active.set(column, value.into());
+                }
+            }
+            match active.insert(db).await {
+                Ok(model) => Ok(load::<U>(model)),
+                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    Err(CreateError::Duplicate)
+                }
+                Err(err) => Err(CreateError::Db(err)),
+            }
+        })
+    }
+
+    fn set_password_hash<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        id: &'a UserId,
+        hash: String,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(async move {
+            let Some(key) = U::Key::from_user_id(id) else {
+                return Ok(());
+            };
+            let columns = U::auth_columns();
+            U::Entity::update_many()
+                .col_expr(columns.password_hash, Expr::value(hash))
+                .filter(columns.id.eq(key))
+                .exec(db)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn parse_id(&self, raw: &str) -> Option<UserId> {
+        U::Key::parse(raw).map(|k| k.to_user_id())
+    }
+
+    fn has_email(&self) -> bool {
+        U::auth_columns().email.is_some()
+    }
+}
+

@@ -1,0 +1,136 @@
+//! The web-and-API recipe: a browser with a cookie session and an API client
+//! with a bearer token reach the same `GET /me` and get the same user.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use crudauth::__private::{Authed, GuardSpec, TransportRef};
+use crudauth::{BearerTransport, CrudAuth, CrudAuthBuilder, CrudAuthConfig, Principal, SessionTransport};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Schema};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+pub mod user;
+
+/// The router state: crudauth plus the app's own.
+#[derive(Clone, Debug, axum::extract::FromRef)]
+pub struct AppState {
+    /// Authentication.
+    pub auth: CrudAuth,
+    /// Job ids.
+    pub jobs: Arc<AtomicU64>,
+}
+
+/// Connects to `url` and creates the users table if needed. An in-memory
+/// SQLite database lives in one connection, so the pool keeps exactly one.
+///
+/// # Errors
+///
+/// The database's error.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.sqlx_logging(false);
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        options.max_connections(1).min_connections(1);
+    }
+    let db = Database::connect(options).await?;
+    let schema = Schema::new(db.get_database_backend());
+    let mut table = schema.create_table_from_entity(user::Entity);
+    table.if_not_exists();
+    db.execute(&table).await?;
+    Ok(db)
+}
+
+/// The recipe's `CrudAuth`: session first, then bearer; the app serves its
+/// own `/me`.
+pub fn auth_builder(db: DatabaseConnection, config: CrudAuthConfig) -> CrudAuthBuilder {
+    CrudAuth::builder()
+        .database(db)
+        .user_model::<user::Model>()
+        .config(config)
+        .transport(SessionTransport::new())
+        .transport(BearerTransport::new())
+        .me_route(false)
+}
+
+async fn me(user: Principal) -> Json<Value> {
+    Json(json!({ "id": user.user_id }))
+}
+
+struct BearerOnly;
+impl GuardSpec for BearerOnly {
+    const HANDLER: &'static str = "create_job";
+    const TRANSPORTS: &'static [TransportRef] = &[TransportRef::Named("bearer")];
+}
+
+struct SessionOnly;
+impl GuardSpec for SessionOnly {
+    const HANDLER: &'static str = "account";
+    const TRANSPORTS: &'static [TransportRef] = &[TransportRef::Named("session")];
+}
+
+#[derive(Deserialize)]
+struct NewJob {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+async fn create_job(State(jobs): State<Arc<AtomicU64>>, guard: Authed<BearerOnly>, Json(job): Json<NewJob>) -> impl IntoResponse {
+    let user = guard.into_principal();
+    let id = jobs.fetch_add(1, Ordering::Relaxed) + 1;
+    (StatusCode::CREATED, Json(json!({ "id": id, "owner": user.user_id, "name": job.name })))
+}
+
+async fn account(guard: Authed<SessionOnly>) -> Json<Value> {
+    let user = guard.into_principal();
+    Json(json!({ "id": user.user_id, "session_id": user.session_id, "transport": user.transport }))
+}
+
+#[derive(Deserialize)]
+struct NewNote {
+    text: String,
+}
+
+async fn create_note(user: Principal, Json(note): Json<NewNote>) -> impl IntoResponse {
+    (StatusCode::CREATED, Json(json!({ "owner": user.user_id, "text": note.text, "transport": user.transport })))
+}
+
+async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}
+
+/// The whole application.
+pub fn app(auth: CrudAuth) -> Router {
+    let state = AppState { auth: auth.clone(), jobs: Arc::new(AtomicU64::new(0)) };
+    Router::new()
+        .route("/", get(index))
+        .route("/me", get(me))
+        .route("/account", get(account))
+        .route("/api/jobs", post(create_job))
+        .route("/api/notes", post(create_note))
+        .merge(auth.router())
+        .layer(auth.layer())
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` (with client addresses) until `shutdown`.
+///
+/// # Errors
+///
+/// The server's I/O error.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
