@@ -73,7 +73,15 @@ struct Inner {
 impl fmt::Debug for CrudAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CrudAuth")
-            .field("transports", &self.inner.chain.iter().map(|e| e.transport.name()).collect::<Vec<_>>())
+            .field(
+                "transports",
+                &self
+                    .inner
+                    .chain
+                    .iter()
+                    .map(|e| e.transport.name())
+                    .collect::<Vec<_>>(),
+            )
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
@@ -107,7 +115,11 @@ impl CrudAuth {
 
     /// Names of the enabled transports, in precedence order.
     pub fn transport_names(&self) -> Vec<&'static str> {
-        self.inner.chain.iter().map(|e| e.transport.name()).collect()
+        self.inner
+            .chain
+            .iter()
+            .map(|e| e.transport.name())
+            .collect()
     }
 
     pub(crate) fn secret(&self) -> &[u8] {
@@ -160,7 +172,10 @@ impl CrudAuth {
 
     /// Loads an active user by the text form of its key, as stored in
     /// crudauth's tables and tokens.
-    pub(crate) async fn user_by_stored_id(&self, raw: &str) -> Result<Option<LoadedUser>, AuthError> {
+    pub(crate) async fn user_by_stored_id(
+        &self,
+        raw: &str,
+    ) -> Result<Option<LoadedUser>, AuthError> {
         let Some(id) = self.inner.users.parse_id(raw) else {
             return Ok(None);
         };
@@ -182,7 +197,9 @@ pub struct CrudAuthBuilder {
 
 impl fmt::Debug for CrudAuthBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CrudAuthBuilder").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("CrudAuthBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -207,7 +224,10 @@ impl CrudAuthBuilder {
 
     /// Appends a transport; the order of calls is the precedence.
     pub fn transport<T: Transport>(mut self, transport: T) -> Self {
-        self.chain.push(ChainEntry { id: TypeId::of::<T>(), transport: Box::new(transport) });
+        self.chain.push(ChainEntry {
+            id: TypeId::of::<T>(),
+            transport: Box::new(transport),
+        });
         self
     }
 
@@ -256,7 +276,10 @@ impl CrudAuthBuilder {
 
     /// Origins besides the request's own allowed to send unsafe requests
     /// (for instance `https://app.example.com`).
-    pub fn trusted_origins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, origins: I) -> Self {
+    pub fn trusted_origins<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        origins: I,
+    ) -> Self {
         self.config.trusted_origins = origins.into_iter().map(Into::into).collect();
         self
     }
@@ -311,10 +334,16 @@ impl CrudAuthBuilder {
             }
         }
         if self.config.session_idle.is_zero() || self.config.session_absolute.is_zero() {
-            return Err(ConfigError::Invalid("session timeouts", "must be at least one second"));
+            return Err(ConfigError::Invalid(
+                "session timeouts",
+                "must be at least one second",
+            ));
         }
         if self.config.access_ttl.is_zero() {
-            return Err(ConfigError::Invalid("access_ttl", "must be at least one second"));
+            return Err(ConfigError::Invalid(
+                "access_ttl",
+                "must be at least one second",
+            ));
         }
         let missing = guard::unknown_transports(&self.chain);
         if !missing.is_empty() {

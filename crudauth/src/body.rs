@@ -2,9 +2,9 @@
 //! at most 64 KiB, with the SPEC's status for each kind of bad input.
 
 use axum::body::Body;
+use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -24,7 +24,13 @@ pub(crate) enum Kind {
 
 pub(crate) fn kind(headers: &HeaderMap) -> Option<Kind> {
     let value = headers.get(CONTENT_TYPE)?;
-    let essence = value.to_str().ok().and_then(|v| v.split(';').next()).unwrap_or("").trim().to_ascii_lowercase();
+    let essence = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     Some(match essence.as_str() {
         "application/json" => Kind::Json,
         e if e.starts_with("application/") && e.ends_with("+json") => Kind::Json,
@@ -48,7 +54,9 @@ pub(crate) fn check_length(headers: &HeaderMap) -> Result<(), AuthError> {
 /// Reads at most [`LIMIT`] bytes.
 pub(crate) async fn bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, AuthError> {
     check_length(headers)?;
-    axum::body::to_bytes(body, LIMIT).await.map_err(|_| AuthError::PayloadTooLarge(LIMIT))
+    axum::body::to_bytes(body, LIMIT)
+        .await
+        .map_err(|_| AuthError::PayloadTooLarge(LIMIT))
 }
 
 /// The `csrf_token` field of a urlencoded body.
@@ -62,7 +70,10 @@ pub(crate) fn form_csrf_token(raw: &[u8]) -> Option<String> {
 
 /// Reads and decodes the body of a built-in route. A form's `csrf_token`
 /// field is put in the request's extensions for the session transport.
-pub(crate) async fn read<T: DeserializeOwned>(parts: &mut Parts, body: Body) -> Result<T, AuthError> {
+pub(crate) async fn read<T: DeserializeOwned>(
+    parts: &mut Parts,
+    body: Body,
+) -> Result<T, AuthError> {
     let raw = bytes(&parts.headers, body).await?;
     let kind = match kind(&parts.headers) {
         Some(kind) => kind,

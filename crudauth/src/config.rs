@@ -102,7 +102,10 @@ pub struct CrudAuthConfig {
 impl std::fmt::Debug for CrudAuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CrudAuthConfig")
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("cookies", &self.cookies)
             .field("access_ttl", &self.access_ttl)
             .field("session_idle", &self.session_idle)
@@ -211,7 +214,11 @@ impl CrudAuthConfig {
             .unwrap_or_default();
         Ok(Self {
             secret_key: Some(secret_key),
-            cookies: if insecure { CookiePolicy::insecure() } else { CookiePolicy::default() },
+            cookies: if insecure {
+                CookiePolicy::insecure()
+            } else {
+                CookiePolicy::default()
+            },
             access_ttl: seconds("CRUDAUTH_ACCESS_TTL_SECS", defaults.access_ttl)?,
             session_idle: seconds("CRUDAUTH_SESSION_IDLE_SECS", defaults.session_idle)?,
             session_absolute: seconds("CRUDAUTH_SESSION_ABSOLUTE_SECS", defaults.session_absolute)?,

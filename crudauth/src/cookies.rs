@@ -14,7 +14,11 @@ const CSRF: &str = "csrf_token";
 
 impl CookiePolicy {
     fn name(&self, base: &str) -> String {
-        if self.secure { format!("__Host-{base}") } else { base.to_owned() }
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
     }
 
     pub(crate) fn session_name(&self) -> String {
@@ -39,7 +43,12 @@ impl CookiePolicy {
 
     /// `Set-Cookie` values for a new session: the `HttpOnly` session cookie
     /// and the script-readable CSRF cookie (double-submit for browsers).
-    pub(crate) fn issue(&self, session_token: &str, csrf_token: &str, max_age: Option<i64>) -> [String; 2] {
+    pub(crate) fn issue(
+        &self,
+        session_token: &str,
+        csrf_token: &str,
+        max_age: Option<i64>,
+    ) -> [String; 2] {
         [
             self.build(self.session_name(), session_token.to_owned(), true, max_age),
             self.build(self.csrf_name(), csrf_token.to_owned(), false, max_age),

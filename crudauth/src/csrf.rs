@@ -22,7 +22,10 @@ pub(crate) struct FormToken(pub String);
 
 /// Methods that change nothing and need no token (RFC 9110 section 9.2.1).
 pub(crate) fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// The token for a session. It is derived from the session's secret id, so it
@@ -46,7 +49,9 @@ pub(crate) fn check_origin(headers: &HeaderMap, trusted: &[String]) -> Result<()
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
-    let origin = origin.to_str().map_err(|_| AuthError::CsrfFailed("malformed Origin header"))?;
+    let origin = origin
+        .to_str()
+        .map_err(|_| AuthError::CsrfFailed("malformed Origin header"))?;
     let origin = origin.trim_end_matches('/');
     if trusted.iter().any(|t| t.eq_ignore_ascii_case(origin)) {
         return Ok(());
@@ -67,10 +72,15 @@ pub(crate) fn verify(parts: &Parts, expected: &str, trusted: &[String]) -> Resul
     check_origin(&parts.headers, trusted)?;
     let presented = match parts.headers.get(HEADER) {
         Some(value) => Some(value.as_bytes().to_vec()),
-        None => parts.extensions.get::<FormToken>().map(|t| t.0.as_bytes().to_vec()),
+        None => parts
+            .extensions
+            .get::<FormToken>()
+            .map(|t| t.0.as_bytes().to_vec()),
     };
     let Some(presented) = presented else {
-        return Err(AuthError::CsrfFailed("missing CSRF token: send the X-CSRF-Token header"));
+        return Err(AuthError::CsrfFailed(
+            "missing CSRF token: send the X-CSRF-Token header",
+        ));
     };
     if presented.ct_eq(expected.as_bytes()).into() {
         Ok(())

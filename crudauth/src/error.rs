@@ -13,7 +13,9 @@ pub enum ConfigError {
     #[error("no database: call `.database(db)` with a sea_orm::DatabaseConnection")]
     MissingDatabase,
     /// No user model was given.
-    #[error("no user model: call `.user_model::<user::Model>()` with a Model that implements AuthUser")]
+    #[error(
+        "no user model: call `.user_model::<user::Model>()` with a Model that implements AuthUser"
+    )]
     MissingUserModel,
     /// The signing secret is missing or too short to be safe.
     #[error(
@@ -49,7 +51,9 @@ fn render_unknown_transports(list: &[(String, String)]) -> String {
         "handlers narrow to transports this CrudAuth does not enable (add them with `.transport(..)`):",
     );
     for (handler, transport) in list {
-        out.push_str(&format!("\n  - handler `{handler}` requires transport {transport}"));
+        out.push_str(&format!(
+            "\n  - handler `{handler}` requires transport {transport}"
+        ));
     }
     out
 }

@@ -72,7 +72,9 @@ pub(crate) fn unknown_transports(chain: &[ChainEntry]) -> Vec<(String, String)> 
     let mut missing = Vec::new();
     for registration in inventory::iter::<GuardRegistration> {
         for transport in registration.transports {
-            let enabled = transport.type_id().is_some_and(|id| chain.iter().any(|e| e.id == id));
+            let enabled = transport
+                .type_id()
+                .is_some_and(|id| chain.iter().any(|e| e.id == id));
             if !enabled {
                 missing.push((registration.handler.to_owned(), transport.describe()));
             }
@@ -145,7 +147,8 @@ impl<G> std::fmt::Debug for Authed<G> {
 impl<G> Authed<G> {
     /// The principal of a required guard.
     pub fn into_principal(self) -> Principal {
-        self.0.expect("a required guard only extracts with a principal")
+        self.0
+            .expect("a required guard only extracts with a principal")
     }
 
     /// The principal of an optional guard.
@@ -155,15 +158,25 @@ impl<G> Authed<G> {
 }
 
 /// Runs the gates of `G` on a request.
-pub async fn run_guard<G: GuardSpec>(parts: &mut Parts, auth: &CrudAuth) -> Result<Option<Principal>, AuthError> {
+pub async fn run_guard<G: GuardSpec>(
+    parts: &mut Parts,
+    auth: &CrudAuth,
+) -> Result<Option<Principal>, AuthError> {
     let mask = if G::TRANSPORTS.is_empty() {
         auth.all_transports()
     } else {
-        let ids: Vec<TypeId> = G::TRANSPORTS.iter().filter_map(TransportRef::type_id).collect();
+        let ids: Vec<TypeId> = G::TRANSPORTS
+            .iter()
+            .filter_map(TransportRef::type_id)
+            .collect();
         auth.mask_of(&ids)
     };
     let Some(principal) = resolve(parts, auth, mask).await? else {
-        return if G::OPTIONAL { Ok(None) } else { Err(AuthError::Unauthenticated) };
+        return if G::OPTIONAL {
+            Ok(None)
+        } else {
+            Err(AuthError::Unauthenticated)
+        };
     };
     if G::SUPERUSER && !principal.is_superuser {
         return Err(AuthError::InsufficientPrivileges);

@@ -90,7 +90,13 @@ impl Keys {
     }
 
     /// Signs an access token for `sub` in family `sid`.
-    pub(crate) fn issue(&self, sub: &str, sid: &str, scope: &str, ttl_secs: i64) -> Result<String, AuthError> {
+    pub(crate) fn issue(
+        &self,
+        sub: &str,
+        sid: &str,
+        scope: &str,
+        ttl_secs: i64,
+    ) -> Result<String, AuthError> {
         let at = now();
         let claims = Claims {
             sub: sub.to_owned(),
@@ -104,16 +110,18 @@ impl Keys {
             scope: scope.to_owned(),
             sid: sid.to_owned(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|err| {
-            tracing::error!(error = %err, "crudauth: signing an access token failed");
-            AuthError::Unavailable
-        })
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(
+            |err| {
+                tracing::error!(error = %err, "crudauth: signing an access token failed");
+                AuthError::Unavailable
+            },
+        )
     }
 
     /// Verifies signature, algorithm and every claim.
     pub(crate) fn verify(&self, token: &str) -> Result<Claims, Rejected> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation()).map_err(|err| {
-            match err.kind() {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation())
+            .map_err(|err| match err.kind() {
                 ErrorKind::ExpiredSignature => Rejected::Expired,
                 ErrorKind::InvalidSignature => Rejected::Invalid("bad signature"),
                 ErrorKind::InvalidAlgorithm => Rejected::Invalid("algorithm not accepted"),
@@ -122,8 +130,7 @@ impl Keys {
                 ErrorKind::InvalidAudience => Rejected::Invalid("wrong audience"),
                 ErrorKind::MissingRequiredClaim(_) => Rejected::Invalid("missing claim"),
                 _ => Rejected::Invalid("malformed token"),
-            }
-        })?;
+            })?;
         let claims = data.claims;
         if claims.typ != ACCESS {
             return Err(Rejected::Invalid("not an access token"));

@@ -32,10 +32,13 @@ impl CrudAuth {
     ///     .with_state(auth)
     /// # }
     /// ```
-    pub fn layer(&self) -> middleware::FromFnLayer<fn(Request, Next) -> LayerFuture, (), (Request,)> {
+    pub fn layer(&self) -> AuthLayer {
         middleware::from_fn(run as fn(Request, Next) -> LayerFuture)
     }
 }
+
+/// The layer returned by [`CrudAuth::layer`].
+pub type AuthLayer = middleware::FromFnLayer<fn(Request, Next) -> LayerFuture, (), (Request,)>;
 
 /// The future of [`CrudAuth::layer`]'s middleware.
 pub type LayerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
@@ -93,12 +96,20 @@ async fn jsonify(response: Response) -> Response {
     }
     let (mut parts, body) = response.into_parts();
     let text = match http_body_util::Limited::new(body, 4096).collect().await {
-        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).trim().to_owned(),
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes())
+            .trim()
+            .to_owned(),
         Err(_) => String::new(),
     };
-    let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
     let json = serde_json::json!({ "detail": detail, "code": code }).to_string();
-    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(json))
 }

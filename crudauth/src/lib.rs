@@ -60,7 +60,7 @@ mod user;
 pub use auth::{AuthEvent, CrudAuth, CrudAuthBuilder};
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
 pub use error::{AuthError, ConfigError};
-pub use layer::LayerFuture;
+pub use layer::{AuthLayer, LayerFuture};
 pub use password::hash_password_blocking;
 pub use principal::{Principal, UserId};
 #[cfg(feature = "migration")]
@@ -77,8 +77,8 @@ pub use crudauth_macros::{AuthUser, authed};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::guard::{
-        AsyncCheck, Authed, CheckOutput, GuardRegistration, GuardSpec, SyncCheck, TransportRef, run_guard,
-        transport_id,
+        AsyncCheck, Authed, CheckOutput, GuardRegistration, GuardSpec, SyncCheck, TransportRef,
+        run_guard, transport_id,
     };
     pub use crate::principal::Principal;
     pub use crate::user::{AuthColumns, AuthUser, UserKey};

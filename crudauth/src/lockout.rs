@@ -10,7 +10,10 @@ use axum::http::request::Parts;
 /// address from the right of `X-Forwarded-For` (each trusted proxy appends
 /// the address it saw, so entries further left are client-controlled).
 pub(crate) fn client_ip(parts: &Parts, hops: usize) -> Option<IpAddr> {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     if hops == 0 {
         return peer;
     }
@@ -22,7 +25,11 @@ pub(crate) fn client_ip(parts: &Parts, hops: usize) -> Option<IpAddr> {
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    forwarded.len().checked_sub(hops).and_then(|i| forwarded.get(i).copied()).or(peer)
+    forwarded
+        .len()
+        .checked_sub(hops)
+        .and_then(|i| forwarded.get(i).copied())
+        .or(peer)
 }
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
@@ -57,7 +64,11 @@ async fn reserve<C: ConnectionTrait>(db: &C, key: &str, window: i64) -> Result<C
          RETURNING count, window_start, locked_until, locks";
     let at = now();
     let row = db
-        .query_one_raw(statement(db, sql, vec![key.into(), at.into(), window.into()]))
+        .query_one_raw(statement(
+            db,
+            sql,
+            vec![key.into(), at.into(), window.into()],
+        ))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("crudauth_attempts upsert returned no row".into()))?;
     Ok(Counter {
@@ -73,12 +84,22 @@ async fn reserve<C: ConnectionTrait>(db: &C, key: &str, window: i64) -> Result<C
 async fn lock<C: ConnectionTrait>(db: &C, key: &str, until: i64) -> Result<(), DbErr> {
     let sql = "UPDATE crudauth_attempts SET locked_until = $2, locks = locks + 1, count = 0, window_start = $3 \
          WHERE key = $1 AND locked_until <= $3";
-    db.execute_raw(statement(db, sql, vec![key.into(), until.into(), now().into()])).await?;
+    db.execute_raw(statement(
+        db,
+        sql,
+        vec![key.into(), until.into(), now().into()],
+    ))
+    .await?;
     Ok(())
 }
 
 async fn forget<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
-    db.execute_raw(statement(db, "DELETE FROM crudauth_attempts WHERE key = $1", vec![key.into()])).await?;
+    db.execute_raw(statement(
+        db,
+        "DELETE FROM crudauth_attempts WHERE key = $1",
+        vec![key.into()],
+    ))
+    .await?;
     Ok(())
 }
 
@@ -102,7 +123,11 @@ fn statement<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> State
 /// when it is an email address (as the lookup is case-insensitive there).
 fn canonical(identifier: &str) -> String {
     let trimmed = identifier.trim();
-    if trimmed.contains('@') { trimmed.to_lowercase() } else { trimmed.to_owned() }
+    if trimmed.contains('@') {
+        trimmed.to_lowercase()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 struct Limit {
@@ -115,7 +140,9 @@ fn lock_secs(auth: &CrudAuth, locks: i64) -> i64 {
     let policy = &auth.config().lockout;
     let base = policy.base.as_secs() as i64;
     let max = policy.max.as_secs() as i64;
-    base.saturating_mul(1_i64 << locks.clamp(0, 30)).min(max).max(1)
+    base.saturating_mul(1_i64 << locks.clamp(0, 30))
+        .min(max)
+        .max(1)
 }
 
 /// The credential check of `/login` and `/token`, behind the lockout: per
@@ -129,9 +156,15 @@ pub(crate) async fn guarded_login(
 ) -> Result<LoadedUser, AuthError> {
     let policy = &auth.config().lockout;
     let window = policy.window.as_secs() as i64;
-    let mut limits = vec![Limit { key: format!("id:{}", canonical(identifier)), attempts: i64::from(policy.attempts) }];
+    let mut limits = vec![Limit {
+        key: format!("id:{}", canonical(identifier)),
+        attempts: i64::from(policy.attempts),
+    }];
     if let Some(ip) = ip {
-        limits.push(Limit { key: format!("ip:{ip}"), attempts: i64::from(policy.ip_attempts) });
+        limits.push(Limit {
+            key: format!("ip:{ip}"),
+            attempts: i64::from(policy.ip_attempts),
+        });
     }
     let db = auth.db();
     let at = now();

@@ -17,7 +17,8 @@ const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(M_COST, T_COST, P_COST, None).expect("static argon2 parameters are valid");
+    let params =
+        Params::new(M_COST, T_COST, P_COST, None).expect("static argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -40,12 +41,23 @@ pub(crate) struct Hasher {
 impl Hasher {
     pub(crate) fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self { permits: Arc::new(Semaphore::new(cores)) }
+        Self {
+            permits: Arc::new(Semaphore::new(cores)),
+        }
     }
 
-    async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AuthError> {
-        let _permit = self.permits.acquire().await.map_err(|_| AuthError::Unavailable)?;
-        tokio::task::spawn_blocking(work).await.map_err(|_| AuthError::Unavailable)
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AuthError::Unavailable)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| AuthError::Unavailable)
     }
 
     /// Hashes a new password into a PHC string.
@@ -55,12 +67,19 @@ impl Hasher {
 
     /// Verifies `password` against `stored`; `None` runs a verify against a
     /// dummy hash so that an unknown user costs the same as a known one.
-    pub(crate) async fn verify(&self, stored: Option<String>, password: String) -> Result<Verified, AuthError> {
+    pub(crate) async fn verify(
+        &self,
+        stored: Option<String>,
+        password: String,
+    ) -> Result<Verified, AuthError> {
         self.blocking(move || match stored {
             Some(stored) => verify_now(&stored, &password),
             None => {
                 let _ = verify_now(dummy_hash(), &password);
-                Verified { ok: false, needs_rehash: false }
+                Verified {
+                    ok: false,
+                    needs_rehash: false,
+                }
             }
         })
         .await
@@ -79,10 +98,18 @@ fn verify_now(stored: &str, password: &str) -> Verified {
         // An unparsable stored hash still costs one verify, so that a broken
         // row cannot be told apart by timing.
         let _ = verify_now(dummy_hash(), password);
-        return Verified { ok: false, needs_rehash: false };
+        return Verified {
+            ok: false,
+            needs_rehash: false,
+        };
     };
-    let ok = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
-    Verified { ok, needs_rehash: ok && is_weaker(&parsed) }
+    let ok = argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
+    Verified {
+        ok,
+        needs_rehash: ok && is_weaker(&parsed),
+    }
 }
 
 fn is_weaker(parsed: &PasswordHash) -> bool {
@@ -117,14 +144,24 @@ mod tests {
 
     #[test]
     fn weaker_parameters_ask_for_a_rehash() {
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8, 1, 1, None).unwrap())
-            .hash_password(b"pw-123456")
-            .unwrap()
-            .to_string();
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw-123456")
+        .unwrap()
+        .to_string();
         let verified = verify_now(&weak, "pw-123456");
         assert!(verified.ok && verified.needs_rehash);
         let strong = hash_now("pw-123456");
-        assert_eq!(verify_now(&strong, "pw-123456"), Verified { ok: true, needs_rehash: false });
+        assert_eq!(
+            verify_now(&strong, "pw-123456"),
+            Verified {
+                ok: true,
+                needs_rehash: false
+            }
+        );
         assert!(!verify_now(&strong, "wrong").ok);
         assert!(!verify_now("not a phc string", "pw").ok);
     }

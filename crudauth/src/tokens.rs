@@ -30,7 +30,10 @@ pub(crate) fn digest(token: &str) -> String {
 /// Whether `token` has the shape of [`random_token`]'s output; anything else
 /// is refused before it costs a database query.
 pub(crate) fn well_formed(token: &str) -> bool {
-    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Seconds since the Unix epoch.

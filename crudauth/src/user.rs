@@ -175,7 +175,9 @@ pub(crate) struct LoadedUser {
 
 impl std::fmt::Debug for LoadedUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedUser").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("LoadedUser")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -188,16 +190,35 @@ pub(crate) enum CreateError {
 
 /// Object-safe access to the application's user table.
 pub(crate) trait UserStore: Send + Sync {
-    fn by_id<'a>(&'a self, db: &'a DatabaseConnection, id: &'a UserId)
-    -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>>;
-    fn by_login<'a>(&'a self, db: &'a DatabaseConnection, identifier: &'a str)
-    -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>>;
-    fn exists<'a>(&'a self, db: &'a DatabaseConnection, email: Option<&'a str>, username: Option<&'a str>)
-    -> BoxFuture<'a, Result<bool, DbErr>>;
-    fn create<'a>(&'a self, db: &'a DatabaseConnection, email: Option<String>, username: Option<String>, hash: String)
-    -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
-    fn set_password_hash<'a>(&'a self, db: &'a DatabaseConnection, id: &'a UserId, hash: String)
-    -> BoxFuture<'a, Result<(), DbErr>>;
+    fn by_id<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        id: &'a UserId,
+    ) -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>>;
+    fn by_login<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        identifier: &'a str,
+    ) -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>>;
+    fn exists<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        email: Option<&'a str>,
+        username: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<bool, DbErr>>;
+    fn create<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        email: Option<String>,
+        username: Option<String>,
+        hash: String,
+    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
+    fn set_password_hash<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        id: &'a UserId,
+        hash: String,
+    ) -> BoxFuture<'a, Result<(), DbErr>>;
     fn parse_id(&self, raw: &str) -> Option<UserId>;
     fn has_email(&self) -> bool;
 }
@@ -304,7 +325,8 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
         Box::pin(async move {
             let columns = U::auth_columns();
-            let mut active = <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
+            let mut active =
+                <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
             if let Some(key) = U::Key::generate() {
                 active.set(columns.id, key.into());
             }
@@ -362,4 +384,3 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         U::auth_columns().email.is_some()
     }
 }
-

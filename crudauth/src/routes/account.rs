@@ -1,9 +1,9 @@
 //! `/register`, `/me`, `/change-password`.
 
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -21,10 +21,14 @@ const MAX_PASSWORD: usize = 256;
 pub(crate) fn validate_password(field: &str, password: &str) -> Result<(), AuthError> {
     let len = password.chars().count();
     if len < MIN_PASSWORD {
-        return Err(AuthError::Invalid(format!("{field}: must be at least {MIN_PASSWORD} characters")));
+        return Err(AuthError::Invalid(format!(
+            "{field}: must be at least {MIN_PASSWORD} characters"
+        )));
     }
     if len > MAX_PASSWORD {
-        return Err(AuthError::Invalid(format!("{field}: must be at most {MAX_PASSWORD} characters")));
+        return Err(AuthError::Invalid(format!(
+            "{field}: must be at most {MAX_PASSWORD} characters"
+        )));
     }
     Ok(())
 }
@@ -40,13 +44,25 @@ fn validate_email(email: &str) -> Result<String, AuthError> {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
         });
-    if valid { Ok(email.to_lowercase()) } else { Err(AuthError::Invalid("email: not a valid email address".into())) }
+    if valid {
+        Ok(email.to_lowercase())
+    } else {
+        Err(AuthError::Invalid(
+            "email: not a valid email address".into(),
+        ))
+    }
 }
 
 fn validate_username(username: &str) -> Result<String, AuthError> {
     let username = username.trim();
-    if username.is_empty() || username.chars().count() > 64 || username.contains('@') || username.chars().any(char::is_control) {
-        return Err(AuthError::Invalid("username: 1 to 64 characters, without '@'".into()));
+    if username.is_empty()
+        || username.chars().count() > 64
+        || username.contains('@')
+        || username.chars().any(char::is_control)
+    {
+        return Err(AuthError::Invalid(
+            "username: 1 to 64 characters, without '@'".into(),
+        ));
     }
     Ok(username.to_owned())
 }
@@ -70,12 +86,17 @@ pub(super) async fn register(State(auth): State<CrudAuth>, request: Request) -> 
         };
         let username = match form.username.as_deref().filter(|u| !u.trim().is_empty()) {
             Some(username) => Some(validate_username(username)?),
-            None if !users.has_email() => return Err(AuthError::Invalid("username: required".into())),
+            None if !users.has_email() => {
+                return Err(AuthError::Invalid("username: required".into()));
+            }
             None => None,
         };
         validate_password("password", &form.password)?;
         crate::lockout::throttle_registration(&auth, &parts).await?;
-        if users.exists(auth.db(), email.as_deref(), username.as_deref()).await? {
+        if users
+            .exists(auth.db(), email.as_deref(), username.as_deref())
+            .await?
+        {
             return Err(AuthError::AlreadyRegistered);
         }
         let hash = auth.hasher().hash(form.password).await?;
@@ -126,7 +147,9 @@ pub(super) async fn change_password(State(auth): State<CrudAuth>, request: Reque
         let user = auth.users().by_id(auth.db(), &principal.user_id).await?;
         let user = auth.check_password(user, form.current_password).await?;
         let hash = auth.hasher().hash(form.new_password).await?;
-        auth.users().set_password_hash(auth.db(), &user.id, hash).await?;
+        auth.users()
+            .set_password_hash(auth.db(), &user.id, hash)
+            .await?;
         // Every other credential dies with the old password; the session
         // that made the change stays.
         let owner = user.id.to_string();

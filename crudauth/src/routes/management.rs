@@ -1,8 +1,8 @@
 //! `/logout-all`.
 
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -23,8 +23,14 @@ pub(super) async fn logout_all(State(auth): State<CrudAuth>, request: Request) -
         let form: LogoutAll = body::read(&mut parts, body).await?;
         let principal = auth.require(&mut parts, auth.all_transports()).await?;
         let owner = principal.user_id.to_string();
-        let keep_session = principal.session_id.as_deref().filter(|_| form.keep_current);
-        let keep_family = principal.token_family.as_deref().filter(|_| form.keep_current);
+        let keep_session = principal
+            .session_id
+            .as_deref()
+            .filter(|_| form.keep_current);
+        let keep_family = principal
+            .token_family
+            .as_deref()
+            .filter(|_| form.keep_current);
         let revoked = sessions::revoke_all(auth.db(), &owner, keep_session).await?
             + families::revoke_user_except(auth.db(), &owner, keep_family).await?;
         Ok(Json(json!({ "revoked": revoked })).into_response())

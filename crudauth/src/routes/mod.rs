@@ -5,11 +5,11 @@ mod management;
 mod session;
 mod token;
 
+use axum::Router;
 use axum::extract::FromRef;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::Router;
 
 use crate::auth::CrudAuth;
 use crate::error::AuthError;
@@ -54,8 +54,14 @@ impl CrudAuth {
 
     /// Resolves the principal for a built-in route, refusing anonymous
     /// requests.
-    pub(crate) async fn require(&self, parts: &mut Parts, mask: Mask) -> Result<Principal, AuthError> {
-        resolve(parts, self, mask).await?.ok_or(AuthError::Unauthenticated)
+    pub(crate) async fn require(
+        &self,
+        parts: &mut Parts,
+        mask: Mask,
+    ) -> Result<Principal, AuthError> {
+        resolve(parts, self, mask)
+            .await?
+            .ok_or(AuthError::Unauthenticated)
     }
 
     pub(crate) fn session_only(&self) -> Mask {
@@ -65,7 +71,11 @@ impl CrudAuth {
     /// The shared credential check of `/login`, `/token` and
     /// `/change-password`: unknown user, wrong password and inactive user are
     /// one error, and each costs one argon2 verify.
-    pub(crate) async fn check_password(&self, user: Option<LoadedUser>, password: String) -> Result<LoadedUser, AuthError> {
+    pub(crate) async fn check_password(
+        &self,
+        user: Option<LoadedUser>,
+        password: String,
+    ) -> Result<LoadedUser, AuthError> {
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let verified = self.hasher().verify(stored, password.clone()).await?;
         let user = match user {
@@ -74,13 +84,19 @@ impl CrudAuth {
         };
         if verified.needs_rehash {
             let hash = self.hasher().hash(password).await?;
-            self.users().set_password_hash(self.db(), &user.id, hash).await?;
+            self.users()
+                .set_password_hash(self.db(), &user.id, hash)
+                .await?;
         }
         Ok(user)
     }
 
     /// Looks a login identifier up and checks its password.
-    pub(crate) async fn check_credentials(&self, identifier: &str, password: String) -> Result<LoadedUser, AuthError> {
+    pub(crate) async fn check_credentials(
+        &self,
+        identifier: &str,
+        password: String,
+    ) -> Result<LoadedUser, AuthError> {
         let user = self.users().by_login(self.db(), identifier.trim()).await?;
         self.check_password(user, password).await
     }

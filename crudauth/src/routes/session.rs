@@ -1,11 +1,11 @@
 //! `/login`, `/logout`, `/sessions`, `DELETE /sessions/{id}`.
 
+use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{SET_COOKIE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -72,10 +72,16 @@ pub(super) async fn login(State(auth): State<CrudAuth>, request: Request) -> Res
         )
         .await?;
         let csrf_token = csrf::token_for(auth.secret(), &token);
-        let max_age = form.remember_me.then(|| lifetime.as_secs() as i64);
-        auth.emit(AuthEvent::LoggedIn(user.id.clone(), crate::SessionTransport::NAME));
+        let max_age = form.remember_me.then_some(lifetime.as_secs() as i64);
+        auth.emit(AuthEvent::LoggedIn(
+            user.id.clone(),
+            crate::SessionTransport::NAME,
+        ));
         let body = Json(json!({ "user_id": user.id, "csrf_token": csrf_token })).into_response();
-        Ok(with_cookies(body, config.cookies.issue(&token, &csrf_token, max_age)))
+        Ok(with_cookies(
+            body,
+            config.cookies.issue(&token, &csrf_token, max_age),
+        ))
     }
     .await;
     respond(&auth, result)
@@ -127,10 +133,16 @@ pub(super) async fn list(State(auth): State<CrudAuth>, request: Request) -> Resp
 }
 
 fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-pub(super) async fn revoke(State(auth): State<CrudAuth>, Path(id): Path<String>, request: Request) -> Response {
+pub(super) async fn revoke(
+    State(auth): State<CrudAuth>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
     let result = async {
         let (mut parts, body) = request.into_parts();
         let _: Empty = body::read(&mut parts, body).await?;

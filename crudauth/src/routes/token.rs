@@ -1,8 +1,8 @@
 //! `/token`, `/refresh`, `/revoke`.
 
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -30,7 +30,10 @@ fn clamp_scopes(requested: Option<&str>, allowed: &[String]) -> String {
     let granted: Vec<&str> = match requested {
         None => allowed.iter().map(String::as_str).collect(),
         Some(requested) => {
-            let mut wanted: Vec<&str> = requested.split_whitespace().filter(|s| allowed.iter().any(|a| a == s)).collect();
+            let mut wanted: Vec<&str> = requested
+                .split_whitespace()
+                .filter(|s| allowed.iter().any(|a| a == s))
+                .collect();
             wanted.sort_unstable();
             wanted.dedup();
             wanted
@@ -39,7 +42,13 @@ fn clamp_scopes(requested: Option<&str>, allowed: &[String]) -> String {
     granted.join(" ")
 }
 
-fn grant(auth: &CrudAuth, sub: &str, family: &str, scope: &str, refresh_token: String) -> Result<Response, AuthError> {
+fn grant(
+    auth: &CrudAuth,
+    sub: &str,
+    family: &str,
+    scope: &str,
+    refresh_token: String,
+) -> Result<Response, AuthError> {
     let ttl = auth.config().access_ttl.as_secs() as i64;
     let access_token = auth.jwt().issue(sub, family, scope, ttl)?;
     Ok(Json(json!({
@@ -62,7 +71,10 @@ pub(super) async fn token(State(auth): State<CrudAuth>, request: Request) -> Res
         let sub = user.id.to_string();
         let ttl = auth.config().refresh_ttl.as_secs() as i64;
         let (family, refresh_token) = families::create(auth.db(), &sub, &scope, ttl).await?;
-        auth.emit(AuthEvent::LoggedIn(user.id.clone(), crate::BearerTransport::NAME));
+        auth.emit(AuthEvent::LoggedIn(
+            user.id.clone(),
+            crate::BearerTransport::NAME,
+        ));
         grant(&auth, &sub, &family, &scope, refresh_token)
     }
     .await;
@@ -78,10 +90,14 @@ pub(super) async fn refresh(State(auth): State<CrudAuth>, request: Request) -> R
         }
         let rotated = match families::rotate(auth.db(), &form.refresh_token).await {
             Ok(rotated) => rotated,
-            Err(RotateError::Invalid) => return Err(AuthError::InvalidToken("unknown or expired refresh token")),
+            Err(RotateError::Invalid) => {
+                return Err(AuthError::InvalidToken("unknown or expired refresh token"));
+            }
             Err(RotateError::Reused) => {
                 tracing::warn!("crudauth: refresh token reuse detected; token family revoked");
-                return Err(AuthError::InvalidToken("refresh token reused; all tokens of this login are revoked"));
+                return Err(AuthError::InvalidToken(
+                    "refresh token reused; all tokens of this login are revoked",
+                ));
             }
             Err(RotateError::Db(err)) => return Err(err.into()),
         };
@@ -90,7 +106,13 @@ pub(super) async fn refresh(State(auth): State<CrudAuth>, request: Request) -> R
             families::revoke(auth.db(), &rotated.family_id).await?;
             return Err(AuthError::InvalidToken("user no longer active"));
         }
-        grant(&auth, &rotated.user_id, &rotated.family_id, &rotated.scope, rotated.refresh_token)
+        grant(
+            &auth,
+            &rotated.user_id,
+            &rotated.family_id,
+            &rotated.scope,
+            rotated.refresh_token,
+        )
     }
     .await;
     respond(&auth, result)

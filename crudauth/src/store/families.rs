@@ -3,7 +3,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, TransactionTrait,
 };
 
 use super::{family, refresh};
@@ -93,25 +94,40 @@ pub(crate) async fn rotate(db: &DatabaseConnection, token: &str) -> Result<Rotat
         revoke(db, &row.family_id).await?;
         return Err(RotateError::Reused);
     }
-    let family = family::Entity::find_by_id(row.family_id.clone()).one(&txn).await?;
+    let family = family::Entity::find_by_id(row.family_id.clone())
+        .one(&txn)
+        .await?;
     let Some(family) = family.filter(|f| f.revoked_at.is_none() && f.expires_at > at) else {
         txn.rollback().await?;
         return Err(RotateError::Invalid);
     };
     let refresh_token = insert_token(&txn, &family.id).await?;
     txn.commit().await?;
-    Ok(Rotated { family_id: family.id, user_id: family.user_id, scope: family.scope, refresh_token })
+    Ok(Rotated {
+        family_id: family.id,
+        user_id: family.user_id,
+        scope: family.scope,
+        refresh_token,
+    })
 }
 
 /// The live family a refresh token belongs to, without rotating it.
-pub(crate) async fn family_of<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<String>, DbErr> {
-    Ok(refresh::Entity::find_by_id(digest(token)).one(db).await?.map(|r| r.family_id))
+pub(crate) async fn family_of<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<Option<String>, DbErr> {
+    Ok(refresh::Entity::find_by_id(digest(token))
+        .one(db)
+        .await?
+        .map(|r| r.family_id))
 }
 
 /// Whether the family exists, is not revoked and has not expired.
 pub(crate) async fn is_live<C: ConnectionTrait>(db: &C, family_id: &str) -> Result<bool, DbErr> {
     let at = now();
-    let family = family::Entity::find_by_id(family_id.to_owned()).one(db).await?;
+    let family = family::Entity::find_by_id(family_id.to_owned())
+        .one(db)
+        .await?;
     Ok(family.is_some_and(|f| f.revoked_at.is_none() && f.expires_at > at))
 }
 
@@ -127,7 +143,11 @@ pub(crate) async fn revoke<C: ConnectionTrait>(db: &C, family_id: &str) -> Resul
 }
 
 /// Revokes every live family of a user except `keep`; returns how many.
-pub(crate) async fn revoke_user_except<C: ConnectionTrait>(db: &C, user_id: &str, keep: Option<&str>) -> Result<u64, DbErr> {
+pub(crate) async fn revoke_user_except<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    keep: Option<&str>,
+) -> Result<u64, DbErr> {
     let mut query = family::Entity::update_many()
         .col_expr(family::Column::RevokedAt, Expr::value(now()))
         .filter(family::Column::UserId.eq(user_id))

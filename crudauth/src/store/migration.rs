@@ -8,7 +8,11 @@ use super::{attempt, family, refresh, session};
 /// Creates every crudauth table and index that does not exist yet.
 pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     let schema = Schema::new(db.get_database_backend());
-    async fn one<C: ConnectionTrait, E: EntityTrait>(db: &C, schema: &Schema, entity: E) -> Result<(), DbErr> {
+    async fn one<C: ConnectionTrait, E: EntityTrait>(
+        db: &C,
+        schema: &Schema,
+        entity: E,
+    ) -> Result<(), DbErr> {
         let mut table = schema.create_table_from_entity(entity);
         table.if_not_exists();
         db.execute(&table).await?;
@@ -44,16 +48,25 @@ impl sea_orm_migration::MigrationName for Migration {
 }
 
 #[cfg(feature = "migration")]
+// The trait is declared with an elided lifetime; naming it here would make
+// the impl's lifetimes early-bound and no longer match.
+#[allow(elided_lifetimes_in_paths)]
 #[sea_orm_migration::async_trait::async_trait]
 impl sea_orm_migration::MigrationTrait for Migration {
-    async fn up(&self, manager: &sea_orm_migration::SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn up(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
         create_tables(manager.get_connection()).await
     }
 
-    async fn down(&self, manager: &sea_orm_migration::SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn down(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        for table in ["crudauth_attempts", "crudauth_refresh_tokens", "crudauth_token_families", "crudauth_sessions"] {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+        for table in [
+            "crudauth_attempts",
+            "crudauth_refresh_tokens",
+            "crudauth_token_families",
+            "crudauth_sessions",
+        ] {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+                .await?;
         }
         Ok(())
     }

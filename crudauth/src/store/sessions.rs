@@ -1,7 +1,9 @@
 //! Queries on `crudauth_sessions`.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 
 use super::session::{self, Column, Entity};
 use crate::tokens::{digest, now, random_token};
@@ -18,7 +20,10 @@ pub(crate) struct NewSession {
 
 /// Stores a new session and returns its row and the secret token for the
 /// cookie (which is not stored).
-pub(crate) async fn create<C: ConnectionTrait>(db: &C, new: NewSession) -> Result<(session::Model, String), DbErr> {
+pub(crate) async fn create<C: ConnectionTrait>(
+    db: &C,
+    new: NewSession,
+) -> Result<(session::Model, String), DbErr> {
     let token = random_token();
     let at = now();
     let row = session::ActiveModel {
@@ -37,8 +42,15 @@ pub(crate) async fn create<C: ConnectionTrait>(db: &C, new: NewSession) -> Resul
 }
 
 /// The live session for a cookie token. Expired rows are deleted on sight.
-pub(crate) async fn find_live<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<session::Model>, DbErr> {
-    let Some(row) = Entity::find().filter(Column::TokenHash.eq(digest(token))).one(db).await? else {
+pub(crate) async fn find_live<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<Option<session::Model>, DbErr> {
+    let Some(row) = Entity::find()
+        .filter(Column::TokenHash.eq(digest(token)))
+        .one(db)
+        .await?
+    else {
         return Ok(None);
     };
     let at = now();
@@ -67,7 +79,10 @@ pub(crate) async fn touch<C: ConnectionTrait>(db: &C, row: &session::Model) -> R
 }
 
 /// Every live session of a user, newest first.
-pub(crate) async fn list<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Vec<session::Model>, DbErr> {
+pub(crate) async fn list<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+) -> Result<Vec<session::Model>, DbErr> {
     let at = now();
     let rows = Entity::find()
         .filter(Column::UserId.eq(user_id))
@@ -75,12 +90,19 @@ pub(crate) async fn list<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Ve
         .order_by_desc(Column::CreatedAt)
         .all(db)
         .await?;
-    Ok(rows.into_iter().filter(|r| at - r.last_seen_at < r.idle_secs).collect())
+    Ok(rows
+        .into_iter()
+        .filter(|r| at - r.last_seen_at < r.idle_secs)
+        .collect())
 }
 
 /// Deletes one session of a user; `false` when there was none (including
 /// another user's id, which is indistinguishable from an unknown one).
-pub(crate) async fn revoke<C: ConnectionTrait>(db: &C, user_id: &str, id: &str) -> Result<bool, DbErr> {
+pub(crate) async fn revoke<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    id: &str,
+) -> Result<bool, DbErr> {
     let result = Entity::delete_many()
         .filter(Column::Id.eq(id))
         .filter(Column::UserId.eq(user_id))
@@ -90,7 +112,11 @@ pub(crate) async fn revoke<C: ConnectionTrait>(db: &C, user_id: &str, id: &str) 
 }
 
 /// Deletes every session of a user except `keep`; returns how many.
-pub(crate) async fn revoke_all<C: ConnectionTrait>(db: &C, user_id: &str, keep: Option<&str>) -> Result<u64, DbErr> {
+pub(crate) async fn revoke_all<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    keep: Option<&str>,
+) -> Result<u64, DbErr> {
     let mut query = Entity::delete_many().filter(Column::UserId.eq(user_id));
     if let Some(keep) = keep {
         query = query.filter(Column::Id.ne(keep));

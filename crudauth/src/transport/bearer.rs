@@ -39,7 +39,9 @@ impl BearerTransport {
 fn bearer_token(parts: &Parts) -> Option<Result<&str, AuthError>> {
     let value = parts.headers.get(AUTHORIZATION)?;
     let Ok(value) = value.to_str() else {
-        return Some(Err(AuthError::InvalidToken("malformed Authorization header")));
+        return Some(Err(AuthError::InvalidToken(
+            "malformed Authorization header",
+        )));
     };
     let value = value.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));

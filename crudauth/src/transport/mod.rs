@@ -17,7 +17,8 @@ pub(crate) mod bearer;
 pub(crate) mod session;
 
 /// The future a [`Transport`] returns.
-pub type TransportFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Principal>, AuthError>> + Send + 'a>>;
+pub type TransportFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Principal>, AuthError>> + Send + 'a>>;
 
 /// A way of carrying credentials on a request (cookie session, bearer token,
 /// or your own, such as an API key).
@@ -77,7 +78,11 @@ struct Resolved(Vec<(Mask, Result<Option<Principal>, AuthError>)>);
 
 /// Runs the chain (restricted to `mask`) once per request and mask, caching
 /// the outcome in the request's extensions.
-pub(crate) async fn resolve(parts: &mut Parts, auth: &CrudAuth, mask: Mask) -> Result<Option<Principal>, AuthError> {
+pub(crate) async fn resolve(
+    parts: &mut Parts,
+    auth: &CrudAuth,
+    mask: Mask,
+) -> Result<Option<Principal>, AuthError> {
     if let Some(hit) = parts
         .extensions
         .get::<Resolved>()
@@ -134,7 +139,10 @@ where
 {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         let auth = CrudAuth::from_ref(state);
         resolve(parts, &auth, auth.all_transports())
             .await

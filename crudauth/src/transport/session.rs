@@ -39,7 +39,8 @@ impl Transport for SessionTransport {
 
     fn authenticate<'a>(&'a self, parts: &'a Parts, auth: &'a CrudAuth) -> TransportFuture<'a> {
         Box::pin(async move {
-            let Some(token) = cookies::find(&parts.headers, &auth.config().cookies.session_name()) else {
+            let Some(token) = cookies::find(&parts.headers, &auth.config().cookies.session_name())
+            else {
                 return Ok(None);
             };
             // A cookie of the wrong shape cannot name a session: treat it as

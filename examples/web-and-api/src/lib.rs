@@ -11,7 +11,9 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use crudauth::__private::{Authed, GuardSpec, TransportRef};
-use crudauth::{BearerTransport, CrudAuth, CrudAuthBuilder, CrudAuthConfig, Principal, SessionTransport};
+use crudauth::{
+    BearerTransport, CrudAuth, CrudAuthBuilder, CrudAuthConfig, Principal, SessionTransport,
+};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Schema};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -82,10 +84,17 @@ struct NewJob {
     name: Option<String>,
 }
 
-async fn create_job(State(jobs): State<Arc<AtomicU64>>, guard: Authed<BearerOnly>, Json(job): Json<NewJob>) -> impl IntoResponse {
+async fn create_job(
+    State(jobs): State<Arc<AtomicU64>>,
+    guard: Authed<BearerOnly>,
+    Json(job): Json<NewJob>,
+) -> impl IntoResponse {
     let user = guard.into_principal();
     let id = jobs.fetch_add(1, Ordering::Relaxed) + 1;
-    (StatusCode::CREATED, Json(json!({ "id": id, "owner": user.user_id, "name": job.name })))
+    (
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "owner": user.user_id, "name": job.name })),
+    )
 }
 
 async fn account(guard: Authed<SessionOnly>) -> Json<Value> {
@@ -99,7 +108,10 @@ struct NewNote {
 }
 
 async fn create_note(user: Principal, Json(note): Json<NewNote>) -> impl IntoResponse {
-    (StatusCode::CREATED, Json(json!({ "owner": user.user_id, "text": note.text, "transport": user.transport })))
+    (
+        StatusCode::CREATED,
+        Json(json!({ "owner": user.user_id, "text": note.text, "transport": user.transport })),
+    )
 }
 
 async fn index() -> Html<&'static str> {
@@ -108,7 +120,10 @@ async fn index() -> Html<&'static str> {
 
 /// The whole application.
 pub fn app(auth: CrudAuth) -> Router {
-    let state = AppState { auth: auth.clone(), jobs: Arc::new(AtomicU64::new(0)) };
+    let state = AppState {
+        auth: auth.clone(),
+        jobs: Arc::new(AtomicU64::new(0)),
+    };
     Router::new()
         .route("/", get(index))
         .route("/me", get(me))
@@ -130,7 +145,10 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
