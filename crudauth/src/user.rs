@@ -8,13 +8,33 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, ModelTrait, QueryFilter, SqlErr, Value,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, FromQueryResult, IdenStatic, IntoActiveModel, Iterable, ModelTrait,
+    QueryFilter, QueryTrait, SqlErr, Value,
 };
 
 use crate::principal::UserId;
+use crate::store::{family, session};
+
+/// What a bearer request needs to know of its token family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FamilyState {
+    pub exists: bool,
+    pub revoked: bool,
+    pub expires_at: i64,
+}
+
+/// Adds `table.column AS <prefix><column>` for every column of `E`.
+fn select_prefixed<E: EntityTrait + Default>(query: &mut SelectStatement, prefix: &str) {
+    for column in E::Column::iter() {
+        query.expr_as(
+            Expr::col((E::default(), column)),
+            Alias::new(format!("{prefix}{}", column.as_str())),
+        );
+    }
+}
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -28,6 +48,22 @@ pub trait UserKey: Into<Value> + Clone + Send + Sync + 'static {
     fn parse(raw: &str) -> Option<Self>;
     /// A fresh key for a new row, or `None` when the database assigns one.
     fn generate() -> Option<Self>;
+    /// The SQL type that crudauth's text `user_id` columns are cast to when
+    /// joined with the user table; `None` when no portable cast exists (the
+    /// runtime then uses two queries instead of one).
+    fn join_cast(backend: DbBackend) -> Option<JoinCast> {
+        let _ = backend;
+        None
+    }
+}
+
+/// How a text `user_id` is compared with the user table's key in a join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinCast {
+    /// The key is text: compare directly.
+    Text,
+    /// Cast the text to this SQL type.
+    To(&'static str),
 }
 
 macro_rules! int_key {
@@ -47,6 +83,12 @@ macro_rules! int_key {
             }
             fn generate() -> Option<Self> {
                 None
+            }
+            fn join_cast(backend: DbBackend) -> Option<JoinCast> {
+                Some(JoinCast::To(match backend {
+                    DbBackend::Postgres => "BIGINT",
+                    _ => "INTEGER",
+                }))
             }
         }
     )*};
@@ -69,6 +111,10 @@ impl UserKey for uuid::Uuid {
     fn generate() -> Option<Self> {
         Some(uuid::Uuid::new_v4())
     }
+    fn join_cast(backend: DbBackend) -> Option<JoinCast> {
+        // SQLite keeps uuids as blobs, which no cast of the text form matches.
+        (backend == DbBackend::Postgres).then_some(JoinCast::To("UUID"))
+    }
 }
 
 impl UserKey for String {
@@ -86,6 +132,9 @@ impl UserKey for String {
     }
     fn generate() -> Option<Self> {
         Some(uuid::Uuid::new_v4().to_string())
+    }
+    fn join_cast(_: DbBackend) -> Option<JoinCast> {
+        Some(JoinCast::Text)
     }
 }
 
@@ -195,6 +244,19 @@ pub(crate) trait UserStore: Send + Sync {
         db: &'a DatabaseConnection,
         id: &'a UserId,
     ) -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>>;
+    /// The user of a session and the session row, in one round trip.
+    fn by_session<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(LoadedUser, session::Model)>, DbErr>>;
+    /// The user and the state of token family `family`, in one round trip.
+    fn by_id_with_family<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        id: &'a UserId,
+        family: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(LoadedUser, FamilyState)>, DbErr>>;
     fn by_login<'a>(
         &'a self,
         db: &'a DatabaseConnection,
@@ -245,6 +307,9 @@ fn load<U: AuthUser>(model: U) -> LoadedUser {
     }
 }
 
+const SESSION_PREFIX: &str = "crudauth_s_";
+const FAMILY_PREFIX: &str = "crudauth_f_";
+
 fn lower_eq<C: ColumnTrait>(column: C, value: &str) -> Expr {
     Expr::from(Func::lower(column.into_expr())).eq(value.to_lowercase())
 }
@@ -262,6 +327,88 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             let column = U::auth_columns().id;
             let row = U::Entity::find().filter(column.eq(key)).one(db).await?;
             Ok(row.map(load::<U>))
+        })
+    }
+
+    fn by_session<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(LoadedUser, session::Model)>, DbErr>> {
+        Box::pin(async move {
+            let backend = db.get_database_backend();
+            let Some(cast) = U::Key::join_cast(backend) else {
+                // No portable join for this key type: two queries.
+                let Some(row) = session::Entity::find()
+                    .filter(session::Column::TokenHash.eq(token_hash))
+                    .one(db)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let Some(id) = self.parse_id(&row.user_id) else {
+                    return Ok(None);
+                };
+                return Ok(self.by_id(db, &id).await?.map(|user| (user, row)));
+            };
+            let mut select = U::Entity::find();
+            let query = QueryTrait::query(&mut select);
+            let user_id = Expr::col((session::Entity, session::Column::UserId));
+            let user_id = match cast {
+                JoinCast::Text => user_id,
+                JoinCast::To(sql_type) => Expr::from(Func::cast_as(user_id, Alias::new(sql_type))),
+            };
+            let key = Expr::col((U::Entity::default(), U::auth_columns().id));
+            query.inner_join(session::Entity, key.eq(user_id));
+            select_prefixed::<session::Entity>(query, SESSION_PREFIX);
+            query
+                .and_where(Expr::col((session::Entity, session::Column::TokenHash)).eq(token_hash));
+            let Some(row) = db.query_one(&*query).await? else {
+                return Ok(None);
+            };
+            let user = U::from_query_result(&row, "")?;
+            let session = session::Model::from_query_result(&row, SESSION_PREFIX)?;
+            Ok(Some((load(user), session)))
+        })
+    }
+
+    fn by_id_with_family<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        id: &'a UserId,
+        family_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(LoadedUser, FamilyState)>, DbErr>> {
+        Box::pin(async move {
+            let Some(key) = U::Key::from_user_id(id) else {
+                return Ok(None);
+            };
+            let mut select = U::Entity::find().filter(U::auth_columns().id.eq(key));
+            let query = QueryTrait::query(&mut select);
+            query.left_join(
+                family::Entity,
+                Expr::col((family::Entity, family::Column::Id))
+                    .eq(family_id)
+                    .and(Expr::col((family::Entity, family::Column::UserId)).eq(id.to_string())),
+            );
+            select_prefixed::<family::Entity>(query, FAMILY_PREFIX);
+            let Some(row) = db.query_one(&*query).await? else {
+                return Ok(None);
+            };
+            let user = U::from_query_result(&row, "")?;
+            let family = family::Model::from_query_result_optional(&row, FAMILY_PREFIX)?;
+            let state = match family {
+                Some(f) => FamilyState {
+                    exists: true,
+                    revoked: f.revoked_at.is_some(),
+                    expires_at: f.expires_at,
+                },
+                None => FamilyState {
+                    exists: false,
+                    revoked: false,
+                    expires_at: 0,
+                },
+            };
+            Ok(Some((load(user), state)))
         })
     }
 

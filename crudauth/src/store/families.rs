@@ -122,15 +122,6 @@ pub(crate) async fn family_of<C: ConnectionTrait>(
         .map(|r| r.family_id))
 }
 
-/// Whether the family exists, is not revoked and has not expired.
-pub(crate) async fn is_live<C: ConnectionTrait>(db: &C, family_id: &str) -> Result<bool, DbErr> {
-    let at = now();
-    let family = family::Entity::find_by_id(family_id.to_owned())
-        .one(db)
-        .await?;
-    Ok(family.is_some_and(|f| f.revoked_at.is_none() && f.expires_at > at))
-}
-
 /// Revokes one family: its refresh tokens and its access tokens (by `sid`).
 pub(crate) async fn revoke<C: ConnectionTrait>(db: &C, family_id: &str) -> Result<(), DbErr> {
     family::Entity::update_many()

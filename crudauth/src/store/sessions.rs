@@ -53,12 +53,22 @@ pub(crate) async fn find_live<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
-    let at = now();
-    if at >= row.expires_at || at - row.last_seen_at >= row.idle_secs {
-        Entity::delete_by_id(row.id).exec(db).await?;
+    if is_expired(&row, now()) {
+        delete(db, &row.id).await?;
         return Ok(None);
     }
     Ok(Some(row))
+}
+
+/// Whether a session is past its absolute or idle timeout at `at`.
+pub(crate) fn is_expired(row: &session::Model, at: i64) -> bool {
+    at >= row.expires_at || at - row.last_seen_at >= row.idle_secs
+}
+
+/// Deletes a session row by id.
+pub(crate) async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    Entity::delete_by_id(id.to_owned()).exec(db).await?;
+    Ok(())
 }
 
 /// Slides the idle timeout. Writes only when the last write is older than a

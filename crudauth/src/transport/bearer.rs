@@ -8,7 +8,7 @@ use crate::auth::CrudAuth;
 use crate::error::AuthError;
 use crate::jwt::Rejected;
 use crate::principal::Principal;
-use crate::store::families;
+use crate::tokens::now;
 use crate::transport::{Transport, TransportFuture};
 
 /// The bearer-token transport, for API clients.
@@ -71,12 +71,23 @@ impl Transport for BearerTransport {
                 Err(Rejected::Expired) => return Ok(None),
                 Err(Rejected::Invalid(why)) => return Err(AuthError::InvalidToken(why)),
             };
-            if !families::is_live(auth.db(), &claims.sid).await? {
-                return Err(AuthError::InvalidToken("token revoked"));
-            }
-            let Some(user) = auth.user_by_stored_id(&claims.sub).await? else {
+            let Some(id) = auth.users().parse_id(&claims.sub) else {
                 return Ok(None);
             };
+            // One round trip: the user row and its token family together.
+            let Some((user, family)) = auth
+                .users()
+                .by_id_with_family(auth.db(), &id, &claims.sid)
+                .await?
+            else {
+                return Ok(None);
+            };
+            if !family.exists || family.revoked || family.expires_at <= now() {
+                return Err(AuthError::InvalidToken("token revoked"));
+            }
+            if !user.is_active {
+                return Ok(None);
+            }
             let mut principal = Principal::for_user(user, Self::NAME);
             principal.scopes = claims.scope.split_whitespace().map(str::to_owned).collect();
             principal.token_family = Some(claims.sid);

@@ -49,12 +49,18 @@ impl Transport for SessionTransport {
                 return Ok(None);
             }
             let db = auth.db();
-            let Some(row) = sessions::find_live(db, &token).await? else {
+            // One round trip: the session row and its user together.
+            let Some((user, row)) = auth.users().by_session(db, &tokens::digest(&token)).await?
+            else {
                 return Ok(None);
             };
-            let Some(user) = auth.user_by_stored_id(&row.user_id).await? else {
+            if sessions::is_expired(&row, tokens::now()) {
+                sessions::delete(db, &row.id).await?;
                 return Ok(None);
-            };
+            }
+            if !user.is_active {
+                return Ok(None);
+            }
             if !csrf::is_safe(&parts.method) {
                 let expected = csrf::token_for(auth.secret(), &token);
                 csrf::verify(parts, &expected, &auth.config().trusted_origins)?;
