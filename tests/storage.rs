@@ -1,0 +1,297 @@
+//! Storage behaviour: one query per authenticated request, the migration,
+//! rehash on login, hooks, and keys other than integers.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::PasswordHasher;
+use common::{Backend, PASSWORD, TestDb, assert_error, start, start_app};
+use crudauth::{AuthEvent, BearerTransport, CrudAuth, SessionTransport};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, Schema};
+use serde_json::{Value, json};
+
+/// Steady-state authentication costs one round trip: the session (or token
+/// family) and the user row come back together, and sliding expiry writes
+/// at most once a minute.
+async fn authenticated_requests_cost_one_query(backend: Backend) {
+    let queries = Arc::new(AtomicUsize::new(0));
+    let counter = queries.clone();
+    let server = start_app(
+        backend,
+        move |mut db| {
+            db.set_metric_callback(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+            example_web_and_api::auth_builder(db, common::config())
+        },
+        |_| axum::Router::new(),
+    )
+    .await;
+    server.register("ada@example.com").await;
+    let browser = server.login("ada@example.com").await;
+    let token = server.token("ada@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = queries.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        assert_eq!(
+            server
+                .as_browser(&browser, Method::GET, "/me", None)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        queries.load(Ordering::SeqCst) - before,
+        10,
+        "session: one query per request"
+    );
+    let before = queries.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        assert_eq!(
+            server.get_bearer("/me", &token).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        queries.load(Ordering::SeqCst) - before,
+        10,
+        "bearer: one query per request"
+    );
+    // Anonymous requests and malformed cookies cost none.
+    let before = queries.load(Ordering::SeqCst);
+    server.client.get(server.url("/me")).send().await.unwrap();
+    server
+        .client
+        .get(server.url("/me"))
+        .header("cookie", "__Host-session_id=short")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queries.load(Ordering::SeqCst), before);
+}
+
+async fn weaker_hashes_are_upgraded_at_login(backend: Backend) {
+    let server = start(backend, |b| b).await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(1024, 1, 1, None).unwrap(),
+    )
+    .hash_password(PASSWORD.as_bytes())
+    .unwrap()
+    .to_string();
+    server
+        .db
+        .execute_unprepared(&format!(
+            "INSERT INTO users (email, password_hash, is_active, is_superuser, email_verified, scopes) \
+             VALUES ('old@example.com', '{weak}', true, false, false, '')"
+        ))
+        .await
+        .unwrap();
+    server.login("old@example.com").await;
+    let user = example_web_and_api::user::Entity::find()
+        .one(&server.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        user.password_hash
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        user.password_hash
+    );
+    assert!(
+        server
+            .login_with("old@example.com", PASSWORD, None)
+            .await
+            .is_ok()
+    );
+}
+
+async fn hooks_see_every_account_event(backend: Backend) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let server = start(backend, move |b| {
+        b.hook(move |e| seen.lock().unwrap().push(e.clone()))
+    })
+    .await;
+    let id = server.register("ada@example.com").await;
+    let browser = server.login("ada@example.com").await;
+    server.token("ada@example.com").await;
+    let res = server
+        .client
+        .post(server.url("/change-password"))
+        .header("cookie", browser.cookie())
+        .header("x-csrf-token", &browser.csrf)
+        .json(&json!({ "current_password": PASSWORD, "new_password": "another password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    server
+        .as_browser(&browser, Method::POST, "/logout", Some(&browser.csrf))
+        .await;
+    let id = crudauth::UserId::Int(id.as_i64().unwrap());
+    assert_eq!(
+        *events.lock().unwrap(),
+        vec![
+            AuthEvent::Registered(id.clone()),
+            AuthEvent::LoggedIn(id.clone(), "session"),
+            AuthEvent::LoggedIn(id.clone(), "bearer"),
+            AuthEvent::PasswordChanged(id.clone()),
+            AuthEvent::LoggedOut(id),
+        ]
+    );
+}
+
+async fn the_migration_creates_and_drops_the_tables(backend: Backend) {
+    use sea_orm_migration::{MigrationTrait, MigratorTrait};
+    struct Migrator;
+    impl MigratorTrait for Migrator {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(crudauth::Migration)]
+        }
+    }
+    let test_db = TestDb::create(backend).await;
+    let db = Database::connect(&test_db.url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    for table in [
+        "crudauth_sessions",
+        "crudauth_refresh_tokens",
+        "crudauth_token_families",
+        "crudauth_attempts",
+    ] {
+        db.execute_unprepared(&format!("SELECT COUNT(*) FROM {table}"))
+            .await
+            .unwrap();
+    }
+    // `auth.migrate()` on top of the migrator's tables is a no-op.
+    example_web_and_api::connect(&test_db.url).await.unwrap();
+    let auth = example_web_and_api::auth_builder(db.clone(), common::config())
+        .build()
+        .unwrap();
+    auth.migrate().await.unwrap();
+    Migrator::down(&db, None).await.unwrap();
+    assert!(
+        db.execute_unprepared("SELECT COUNT(*) FROM crudauth_sessions")
+            .await
+            .is_err()
+    );
+    db.close().await.unwrap();
+}
+
+mod uuid_user {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub password_hash: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl crudauth::AuthUser for Model {
+        type Key = Uuid;
+        fn auth_columns() -> crudauth::AuthColumns<Column> {
+            crudauth::AuthColumns {
+                id: Column::Id,
+                email: Some(Column::Email),
+                username: None,
+                password_hash: Column::PasswordHash,
+                is_active: None,
+                is_superuser: None,
+                email_verified: None,
+            }
+        }
+        fn key(&self) -> Uuid {
+            self.id
+        }
+        fn password_hash(&self) -> &str {
+            &self.password_hash
+        }
+        fn email(&self) -> Option<&str> {
+            Some(&self.email)
+        }
+    }
+}
+
+async fn uuid_keyed_users_work_with_both_transports(backend: Backend) {
+    let server = start_app(
+        backend,
+        |db| {
+            CrudAuth::builder()
+                .database(db)
+                .user_model::<uuid_user::Model>()
+                .config(common::config())
+                .transport(SessionTransport::new())
+                .transport(BearerTransport::new())
+                .me_route(false)
+        },
+        |_| axum::Router::new(),
+    )
+    .await;
+    let schema = Schema::new(server.db.get_database_backend());
+    server
+        .db
+        .execute(&schema.create_table_from_entity(uuid_user::Entity))
+        .await
+        .unwrap();
+    let res = server
+        .post_json(
+            "/register",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"].clone();
+    assert!(
+        uuid::Uuid::parse_str(id.as_str().unwrap()).is_ok(),
+        "uuid id serialized as a string: {id}"
+    );
+    let browser = server.login("ada@example.com").await;
+    let me: Value = server
+        .as_browser(&browser, Method::GET, "/me", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me, json!({ "id": id }));
+    let token = server.token("ada@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me: Value = server.get_bearer("/me", &token).await.json().await.unwrap();
+    assert_eq!(me, json!({ "id": id }));
+    let res = server
+        .as_browser(&browser, Method::POST, "/logout", Some(&browser.csrf))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_error(
+        server.as_browser(&browser, Method::GET, "/me", None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+}
+
+on_both_backends!(
+    authenticated_requests_cost_one_query,
+    weaker_hashes_are_upgraded_at_login,
+    hooks_see_every_account_event,
+    the_migration_creates_and_drops_the_tables,
+    uuid_keyed_users_work_with_both_transports,
+);
