@@ -720,7 +720,72 @@ async fn a_browser_session_survives_its_own_use(backend: Backend) {
     assert_eq!(res.json::<Value>().await.unwrap()["transport"], "session");
 }
 
+async fn the_built_in_me_describes_the_principal(backend: Backend) {
+    let server = common::start_router(
+        backend,
+        |db| example_web_and_api::auth_builder(db, common::config()).me_route(true),
+        |auth| auth.router().with_state(auth.clone()),
+    )
+    .await;
+    let res = server
+        .post_json(
+            "/register",
+            json!({ "email": "ada@example.com", "username": "ada", "password": PASSWORD }),
+        )
+        .await;
+    let id = res.json::<Value>().await.unwrap()["id"].clone();
+    let ada = server.login("ada").await;
+    let me: Value = server
+        .as_browser(&ada, Method::GET, "/me", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me,
+        json!({
+            "user_id": id,
+            "email": "ada@example.com",
+            "username": "ada",
+            "is_superuser": false,
+            "scopes": ["jobs:read", "jobs:write"],
+            "transport": "session",
+        })
+    );
+    let token = server.token("ada").await;
+    let me: Value = server
+        .get_bearer("/me", token["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["transport"], "bearer");
+    assert_eq!(me["user_id"], id);
+    let res = server.client.get(server.url("/me")).send().await.unwrap();
+    assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    // logout-all without keep_current ends this browser's session too.
+    let res = server
+        .as_browser(&ada, Method::POST, "/logout-all", Some(&ada.csrf))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        set_cookies(res.headers())
+            .iter()
+            .all(|c| c.contains("Max-Age=0"))
+    );
+    assert_eq!(res.json::<Value>().await.unwrap()["revoked"], 2);
+    assert_eq!(
+        server
+            .as_browser(&ada, Method::GET, "/me", None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 on_both_backends!(
+    the_built_in_me_describes_the_principal,
     register_login_me_logout_round_trip,
     login_matches_email_in_any_case_and_username,
     failed_logins_are_byte_identical,

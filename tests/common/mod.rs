@@ -202,7 +202,33 @@ pub async fn start_app(
     extra: impl FnOnce(&CrudAuth) -> axum::Router,
 ) -> Server {
     let test_db = TestDb::create(backend).await;
-    let db = example_web_and_api::connect(&test_db.url)
+    let url = test_db.url.clone();
+    serve_over(test_db, &url, make, extra).await
+}
+
+/// The example server over `test_db`, reaching it through `url` (for
+/// instance a proxy in front of the database), adjusted by `tweak`.
+pub async fn start_through(
+    test_db: TestDb,
+    url: &str,
+    tweak: impl FnOnce(CrudAuthBuilder) -> CrudAuthBuilder,
+) -> Server {
+    serve_over(
+        test_db,
+        url,
+        |db| tweak(example_web_and_api::auth_builder(db, config())),
+        |_| axum::Router::new(),
+    )
+    .await
+}
+
+async fn serve_over(
+    test_db: TestDb,
+    url: &str,
+    make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
+    extra: impl FnOnce(&CrudAuth) -> axum::Router,
+) -> Server {
+    let db = example_web_and_api::connect(url)
         .await
         .expect("connect test database");
     let auth = make(db.clone()).build().expect("valid test configuration");
@@ -381,4 +407,40 @@ pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Valu
     assert_eq!(body["code"], code, "body: {body}");
     assert!(body["detail"].is_string(), "detail: {body}");
     body
+}
+
+/// A server whose whole router is `router(&auth)` (no example routes), for
+/// testing crudauth's built-in routes alone.
+pub async fn start_router(
+    backend: Backend,
+    make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
+    router: impl FnOnce(&CrudAuth) -> axum::Router,
+) -> Server {
+    let test_db = TestDb::create(backend).await;
+    let db = example_web_and_api::connect(&test_db.url)
+        .await
+        .expect("connect test database");
+    let auth = make(db.clone()).build().expect("valid test configuration");
+    auth.migrate().await.expect("migrate");
+    let app = router(&auth);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        let _ = example_web_and_api::serve(listener, app, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Server {
+        base: format!("http://{addr}"),
+        auth,
+        db,
+        client: client(),
+        shutdown: Some(tx),
+        task: Some(task),
+        _db: test_db,
+    }
 }

@@ -114,13 +114,12 @@ pub(super) async fn register(State(auth): State<CrudAuth>, request: Request) -> 
 }
 
 /// `GET /me`: the principal and the user's public fields.
-pub(super) async fn me(State(auth): State<CrudAuth>, principal: Principal) -> Response {
+pub(super) async fn me(principal: Principal) -> Response {
     let (email, username) = principal
         .loaded
         .as_deref()
         .map(|u| (u.email.clone(), u.username.clone()))
         .unwrap_or_default();
-    let _ = auth;
     Json(json!({
         "user_id": principal.user_id,
         "email": email,

@@ -33,7 +33,12 @@ pub(super) async fn logout_all(State(auth): State<CrudAuth>, request: Request) -
             .filter(|_| form.keep_current);
         let revoked = sessions::revoke_all(auth.db(), &owner, keep_session).await?
             + families::revoke_user_except(auth.db(), &owner, keep_family).await?;
-        Ok(Json(json!({ "revoked": revoked })).into_response())
+        let response = Json(json!({ "revoked": revoked })).into_response();
+        // The browser's own session went too: clear its cookies.
+        if principal.session_id.is_some() && keep_session.is_none() {
+            return Ok(super::with_cookies(response, auth.config().cookies.clear()));
+        }
+        Ok(response)
     }
     .await;
     respond(&auth, result)

@@ -5,6 +5,8 @@ mod management;
 mod session;
 mod token;
 
+use session::with_cookies;
+
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::request::Parts;

@@ -15,7 +15,7 @@ use crate::error::AuthError;
 use crate::store::sessions::{self, NewSession};
 use crate::{body, cookies, csrf, lockout, tokens};
 
-fn with_cookies(mut response: Response, cookies: [String; 2]) -> Response {
+pub(super) fn with_cookies(mut response: Response, cookies: [String; 2]) -> Response {
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(SET_COOKIE, value);
