@@ -19,10 +19,12 @@ pub(crate) fn random_token() -> String {
 
 /// The stored form of a secret token.
 pub(crate) fn digest(token: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hash = Sha256::digest(token.as_bytes());
     let mut out = String::with_capacity(64);
     for byte in hash {
-        out.push_str(&format!("{byte:02x}"));
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     out
 }
@@ -39,4 +41,22 @@ pub(crate) fn well_formed(token: &str) -> bool {
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_bit_and_stored_as_sha256_hex() {
+        let token = random_token();
+        assert!(well_formed(&token));
+        assert_ne!(token, random_token());
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(!well_formed("short"));
+        assert!(!well_formed(&format!("{}!", &token[..42])));
+    }
 }
