@@ -228,14 +228,38 @@ async fn serve_over(
     make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
     extra: impl FnOnce(&CrudAuth) -> axum::Router,
 ) -> Server {
+    serve_router(test_db, url, make, |auth| {
+        example_web_and_api::app(auth.clone())
+            .merge(extra(auth))
+            .layer(auth.layer())
+    })
+    .await
+}
+
+/// A server whose whole router is `router(&auth)` (no example routes), for
+/// testing crudauth's built-in routes alone.
+pub async fn start_router(
+    backend: Backend,
+    make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
+    router: impl FnOnce(&CrudAuth) -> axum::Router,
+) -> Server {
+    let test_db = TestDb::create(backend).await;
+    let url = test_db.url.clone();
+    serve_router(test_db, &url, make, router).await
+}
+
+async fn serve_router(
+    test_db: TestDb,
+    url: &str,
+    make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
+    router: impl FnOnce(&CrudAuth) -> axum::Router,
+) -> Server {
     let db = example_web_and_api::connect(url)
         .await
         .expect("connect test database");
     let auth = make(db.clone()).build().expect("valid test configuration");
     auth.migrate().await.expect("migrate");
-    let app = example_web_and_api::app(auth.clone())
-        .merge(extra(&auth))
-        .layer(auth.layer());
+    let app = router(&auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -407,40 +431,4 @@ pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Valu
     assert_eq!(body["code"], code, "body: {body}");
     assert!(body["detail"].is_string(), "detail: {body}");
     body
-}
-
-/// A server whose whole router is `router(&auth)` (no example routes), for
-/// testing crudauth's built-in routes alone.
-pub async fn start_router(
-    backend: Backend,
-    make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
-    router: impl FnOnce(&CrudAuth) -> axum::Router,
-) -> Server {
-    let test_db = TestDb::create(backend).await;
-    let db = example_web_and_api::connect(&test_db.url)
-        .await
-        .expect("connect test database");
-    let auth = make(db.clone()).build().expect("valid test configuration");
-    auth.migrate().await.expect("migrate");
-    let app = router(&auth);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        let _ = example_web_and_api::serve(listener, app, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    Server {
-        base: format!("http://{addr}"),
-        auth,
-        db,
-        client: client(),
-        shutdown: Some(tx),
-        task: Some(task),
-        _db: test_db,
-    }
 }
