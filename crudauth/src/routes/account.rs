@@ -146,14 +146,16 @@ pub(super) async fn change_password(State(auth): State<CrudAuth>, request: Reque
         let user = auth.users().by_id(auth.db(), &principal.user_id).await?;
         let user = auth.check_password(user, form.current_password).await?;
         let hash = auth.hasher().hash(form.new_password).await?;
-        auth.users()
-            .set_password_hash(auth.db(), &user.id, hash)
-            .await?;
         // Every other credential dies with the old password; the session
-        // that made the change stays.
+        // that made the change stays. They die first: a change failing midway
+        // then leaves the old password with fewer sessions, never the new
+        // password beside credentials that predate it.
         let owner = user.id.to_string();
         sessions::revoke_all(auth.db(), &owner, principal.session_id.as_deref()).await?;
         crate::store::families::revoke_user(auth.db(), &owner).await?;
+        auth.users()
+            .set_password_hash(auth.db(), &user.id, hash)
+            .await?;
         auth.emit(AuthEvent::PasswordChanged(user.id));
         Ok(ok_empty())
     }

@@ -6,6 +6,7 @@ use axum::http::header::{SET_COOKIE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -48,12 +49,14 @@ pub(super) async fn login(State(auth): State<CrudAuth>, request: Request) -> Res
         let user = lockout::guarded_login(&auth, ip, &form.username, form.password).await?;
         let config = auth.config();
         // Never adopt a session id the client brought: whatever it names is
-        // ended, and a fresh id is issued.
+        // ended, and a fresh id is issued. Both in one transaction, so that
+        // a login failing midway leaves the old session as it was.
+        let txn = auth.db().begin().await?;
         if let Some(old) = cookies::find(&parts.headers, &config.cookies.session_name())
             && tokens::well_formed(&old)
-            && let Some(row) = sessions::find_live(auth.db(), &old).await?
+            && let Some(row) = sessions::find_live(&txn, &old).await?
         {
-            sessions::revoke(auth.db(), &row.user_id, &row.id).await?;
+            sessions::revoke(&txn, &row.user_id, &row.id).await?;
         }
         let (idle, lifetime) = if form.remember_me {
             (config.remember_me, config.remember_me)
@@ -61,7 +64,7 @@ pub(super) async fn login(State(auth): State<CrudAuth>, request: Request) -> Res
             (config.session_idle, config.session_absolute)
         };
         let (_, token) = sessions::create(
-            auth.db(),
+            &txn,
             NewSession {
                 user_id: user.id.to_string(),
                 idle_secs: idle.as_secs() as i64,
@@ -71,6 +74,7 @@ pub(super) async fn login(State(auth): State<CrudAuth>, request: Request) -> Res
             },
         )
         .await?;
+        txn.commit().await?;
         let csrf_token = csrf::token_for(auth.secret(), &token);
         let max_age = form.remember_me.then_some(lifetime.as_secs() as i64);
         auth.emit(AuthEvent::LoggedIn(

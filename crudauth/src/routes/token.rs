@@ -88,6 +88,16 @@ pub(super) async fn refresh(State(auth): State<CrudAuth>, request: Request) -> R
         if !tokens::well_formed(&form.refresh_token) {
             return Err(AuthError::InvalidToken("malformed refresh token"));
         }
+        // The owner is checked before the rotation commits: nothing after
+        // the commit may fail, or the client would be left without the
+        // successor of a token it can no longer present.
+        if let Some((family, owner)) = families::owner_of(auth.db(), &form.refresh_token).await?
+            && auth.user_by_stored_id(&owner).await?.is_none()
+        {
+            // A user deactivated since the login gets no new tokens.
+            families::revoke(auth.db(), &family).await?;
+            return Err(AuthError::InvalidToken("user no longer active"));
+        }
         let rotated = match families::rotate(auth.db(), &form.refresh_token).await {
             Ok(rotated) => rotated,
             Err(RotateError::Invalid) => {
@@ -101,11 +111,6 @@ pub(super) async fn refresh(State(auth): State<CrudAuth>, request: Request) -> R
             }
             Err(RotateError::Db(err)) => return Err(err.into()),
         };
-        // A user deactivated since the login gets no new tokens.
-        if auth.user_by_stored_id(&rotated.user_id).await?.is_none() {
-            families::revoke(auth.db(), &rotated.family_id).await?;
-            return Err(AuthError::InvalidToken("user no longer active"));
-        }
         grant(
             &auth,
             &rotated.user_id,

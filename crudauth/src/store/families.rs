@@ -4,7 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
 };
 
 use super::{family, refresh};
@@ -120,6 +120,23 @@ pub(crate) async fn family_of<C: ConnectionTrait>(
         .one(db)
         .await?
         .map(|r| r.family_id))
+}
+
+/// The family and user a refresh token belongs to, without rotating it.
+pub(crate) async fn owner_of<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<Option<(String, String)>, DbErr> {
+    let family_of_token = refresh::Entity::find()
+        .select_only()
+        .column(refresh::Column::FamilyId)
+        .filter(refresh::Column::TokenHash.eq(digest(token)))
+        .into_query();
+    Ok(family::Entity::find()
+        .filter(family::Column::Id.in_subquery(family_of_token))
+        .one(db)
+        .await?
+        .map(|f| (f.id, f.user_id)))
 }
 
 /// Revokes one family: its refresh tokens and its access tokens (by `sid`).

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -38,7 +39,11 @@ pub struct AppState {
 /// The database's error.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
-    options.sqlx_logging(false);
+    // An unreachable database must turn into a prompt 503, not hold every
+    // request for sqlx's 30 s default while it retries refused connections.
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(3));
     if url.contains(":memory:") || url.contains("mode=memory") {
         options.max_connections(1).min_connections(1);
     }
