@@ -100,7 +100,7 @@ impl CrudAuth {
     ///
     /// The database's error when a statement fails.
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
-        crate::store::migration::create_tables(&self.inner.db).await
+        crate::store::migration::create_tables_once(&self.inner.db).await
     }
 
     /// The database connection.

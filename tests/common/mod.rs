@@ -300,6 +300,23 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// The browser's state from a successful `/login` answer.
+    pub async fn from_login(res: Response) -> Self {
+        let set_cookies = set_cookies(res.headers());
+        let body: Value = res.json().await.unwrap();
+        let session = set_cookies
+            .iter()
+            .find(|c| c.contains("session_id="))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .expect("session cookie");
+        Self {
+            session,
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+            user_id: body["user_id"].clone(),
+            set_cookies,
+        }
+    }
+
     /// The `Cookie` header value.
     pub fn cookie(&self) -> String {
         format!("{}; {}", self.session, self.csrf_cookie())
@@ -369,19 +386,7 @@ impl Server {
         if res.status() != StatusCode::OK {
             return Err(res);
         }
-        let set_cookies = set_cookies(res.headers());
-        let body: Value = res.json().await.unwrap();
-        let session = set_cookies
-            .iter()
-            .find(|c| c.contains("session_id="))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-            .expect("session cookie");
-        Ok(Browser {
-            session,
-            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
-            user_id: body["user_id"].clone(),
-            set_cookies,
-        })
+        Ok(Browser::from_login(res).await)
     }
 
     /// A request carrying the browser's cookie (and CSRF header if `csrf`).

@@ -1,7 +1,10 @@
 //! Creating crudauth's tables: [`create_tables`] for `auth.migrate()`, and a
 //! `sea-orm-migration` migration for applications with their own migrator.
 
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Schema};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, Schema,
+    TransactionTrait,
+};
 
 use super::{attempt, family, refresh, session};
 
@@ -27,6 +30,22 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     one(db, &schema, refresh::Entity).await?;
     one(db, &schema, attempt::Entity).await?;
     Ok(())
+}
+
+/// [`create_tables`] for `auth.migrate()`. On PostgreSQL, instances that
+/// start together would race to create the same tables (`IF NOT EXISTS` does
+/// not guard against a concurrent `CREATE`), so they take turns under an
+/// advisory lock held until the transaction ends.
+pub(crate) async fn create_tables_once(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return create_tables(db).await;
+    }
+    let txn = db.begin().await?;
+    // The key is "crudauth" in ASCII.
+    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147304)")
+        .await?;
+    create_tables(&txn).await?;
+    txn.commit().await
 }
 
 /// crudauth's tables as a `sea-orm-migration` migration.

@@ -15,7 +15,10 @@ use crudauth::__private::{Authed, GuardSpec, TransportRef};
 use crudauth::{
     BearerTransport, CrudAuth, CrudAuthBuilder, CrudAuthConfig, Principal, SessionTransport,
 };
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Schema};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, Schema,
+    TransactionTrait,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -48,10 +51,19 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         options.max_connections(1).min_connections(1);
     }
     let db = Database::connect(options).await?;
-    let schema = Schema::new(db.get_database_backend());
-    let mut table = schema.create_table_from_entity(user::Entity);
+    let backend = db.get_database_backend();
+    let mut table = Schema::new(backend).create_table_from_entity(user::Entity);
     table.if_not_exists();
-    db.execute(&table).await?;
+    // Instances starting together on PostgreSQL would race to create the
+    // table (`IF NOT EXISTS` does not guard against a concurrent `CREATE`):
+    // they take turns under an advisory lock held until the commit.
+    let txn = db.begin().await?;
+    if backend == DatabaseBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147305)")
+            .await?;
+    }
+    txn.execute(&table).await?;
+    txn.commit().await?;
     Ok(db)
 }
 

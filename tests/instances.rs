@@ -1,0 +1,310 @@
+//! Several instances: two example-server processes on one PostgreSQL
+//! database behave as one application. Sessions, logout, lockout and refresh
+//! reuse detection live in the database, so either process sees what the
+//! other did.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Once;
+use std::time::Duration;
+
+use common::{Backend, Browser, PASSWORD, TestDb, assert_error};
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+const SECRET_KEY: &str = "instances-test-secret-key-of-at-least-32-bytes";
+
+/// The example server's binary, next to this test's own profile directory,
+/// built (or brought up to date) once per test process.
+fn example_binary() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_owned();
+    BUILD.call_once(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build
+            .current_dir(&workspace)
+            .args(["build", "--quiet", "-p", "example-web-and-api", "--bin"])
+            .arg("example-web-and-api");
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build -p example-web-and-api failed"
+        );
+    });
+    // target/<profile>/deps/<this test> -> target/<profile>/
+    let profile_dir = std::env::current_exe()
+        .expect("the test's path")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .to_owned();
+    profile_dir.join(format!(
+        "example-web-and-api{}",
+        std::env::consts::EXE_SUFFIX
+    ))
+}
+
+/// One running example-server process.
+struct Instance {
+    name: &'static str,
+    base: String,
+    client: Client,
+    child: Child,
+    stderr: JoinHandle<String>,
+}
+
+impl Instance {
+    async fn start(name: &'static str, database_url: &str) -> Self {
+        let mut child = Command::new(example_binary())
+            .env("DATABASE_URL", database_url)
+            .env("CRUDAUTH_SECRET_KEY", SECRET_KEY)
+            .env("CRUDAUTH_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the example server");
+        let mut err = child.stderr.take().expect("stderr");
+        let stderr = tokio::spawn(async move {
+            let mut bytes = Vec::new();
+            let _ = err.read_to_end(&mut bytes).await;
+            String::from_utf8_lossy(&bytes).into_owned()
+        });
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("{name} did not start within 30 s"));
+        let Some(addr) = first
+            .as_ref()
+            .ok()
+            .and_then(Option::as_deref)
+            .and_then(|line| line.strip_prefix("listening on http://"))
+            .map(str::to_owned)
+        else {
+            let _ = child.kill().await;
+            let stderr = stderr.await.unwrap_or_default();
+            panic!("{name} did not print its address ({first:?}); stderr:\n{stderr}");
+        };
+        Self {
+            name,
+            base: format!("http://{addr}"),
+            client: common::client(),
+            child,
+            stderr,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post_json(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json("/login", json!({ "username": email, "password": password }))
+            .await
+    }
+
+    async fn with_cookie(&self, method: Method, path: &str, browser: &Browser) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .header("cookie", browser.cookie())
+            .header("x-csrf-token", &browser.csrf)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    async fn with_bearer(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Kills the process and fails on errors it logged.
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        let stderr = self.stderr.await.unwrap_or_default();
+        if stderr.contains("ERROR") || stderr.contains("panicked") {
+            panic!("{} logged errors:\n{stderr}", self.name);
+        }
+    }
+}
+
+/// Two processes started at once on one fresh database (so that they also
+/// race to create the tables), and the database.
+async fn pair() -> Option<(Instance, Instance, TestDb)> {
+    if !common::postgres_enabled().await {
+        return None;
+    }
+    let db = TestDb::create(Backend::Postgres).await;
+    let binary = example_binary();
+    assert!(binary.exists(), "{} was not built", binary.display());
+    let (a, b) = tokio::join!(Instance::start("A", &db.url), Instance::start("B", &db.url));
+    Some((a, b, db))
+}
+
+async fn register(instance: &Instance, email: &str) -> Value {
+    let res = instance
+        .post_json("/register", json!({ "email": email, "password": PASSWORD }))
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "register on {}",
+        instance.name
+    );
+    res.json::<Value>().await.unwrap()["id"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_made_on_one_instance_works_and_ends_on_the_other() {
+    let Some((a, b, _db)) = pair().await else {
+        return;
+    };
+    let id = register(&a, "ada@example.com").await;
+    let res = a.login("ada@example.com", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let browser = Browser::from_login(res).await;
+
+    let me = b.with_cookie(Method::GET, "/me", &browser).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.json::<Value>().await.unwrap(), json!({ "id": id }));
+    let sessions: Value = b
+        .with_cookie(Method::GET, "/sessions", &browser)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{sessions}");
+    assert_eq!(sessions[0]["current"], true);
+
+    // Logout on B (with the CSRF token A issued) ends the session on A.
+    let logout = b.with_cookie(Method::POST, "/logout", &browser).await;
+    assert_eq!(logout.status(), StatusCode::OK);
+    for instance in [&a, &b] {
+        let me = instance.with_cookie(Method::GET, "/me", &browser).await;
+        assert_error(me, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lockout_earned_on_one_instance_holds_on_the_other() {
+    let Some((a, b, _db)) = pair().await else {
+        return;
+    };
+    register(&b, "ada@example.com").await;
+    for attempt in 1..=5 {
+        let res = a.login("ada@example.com", "a wrong password").await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt} on A"
+        );
+    }
+    // The right password, on the other instance, through either route.
+    let res = b.login("ada@example.com", PASSWORD).await;
+    let retry_after: u64 = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!(
+        (1..=60).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "locked").await;
+    let token = b
+        .post_json(
+            "/token",
+            json!({ "username": "ADA@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_error(token, StatusCode::TOO_MANY_REQUESTS, "locked").await;
+    let res = a.login("ada@example.com", PASSWORD).await;
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "locked").await;
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_replayed_on_another_instance_revokes_its_family() {
+    let Some((a, b, _db)) = pair().await else {
+        return;
+    };
+    register(&a, "ada@example.com").await;
+    let first: Value = a
+        .post_json(
+            "/token",
+            json!({ "username": "ada@example.com", "password": PASSWORD }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    // A bearer token from A is good on B.
+    let me = b
+        .with_bearer("/me", first["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.status(), StatusCode::OK);
+
+    let res = a
+        .post_json(
+            "/refresh",
+            json!({ "refresh_token": first["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let rotated: Value = res.json().await.unwrap();
+    let access = rotated["access_token"].as_str().unwrap();
+    assert_eq!(b.with_bearer("/me", access).await.status(), StatusCode::OK);
+
+    // The spent token, replayed on B: reuse, and the whole family dies.
+    let replay = b
+        .post_json(
+            "/refresh",
+            json!({ "refresh_token": first["refresh_token"] }),
+        )
+        .await;
+    assert_error(replay, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    for instance in [&a, &b] {
+        let me = instance.with_bearer("/me", access).await;
+        assert_error(me, StatusCode::UNAUTHORIZED, "invalid_token").await;
+        let next = instance
+            .post_json(
+                "/refresh",
+                json!({ "refresh_token": rotated["refresh_token"] }),
+            )
+            .await;
+        assert_error(next, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    }
+    a.stop().await;
+    b.stop().await;
+}
