@@ -81,8 +81,14 @@ pub(crate) fn unknown_transports(chain: &[ChainEntry]) -> Vec<(String, String)> 
         }
     }
     missing.sort();
+    // A handler expanded twice (as `#[axum::debug_handler]` does when it is
+    // the outer attribute) registers twice.
+    missing.dedup();
     missing
 }
+
+/// The verdict of a `check` gate.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
 
 /// The options of one `#[authed(...)]` attribute, as a type.
 pub trait GuardSpec: Send + Sync + 'static {
@@ -100,7 +106,7 @@ pub trait GuardSpec: Send + Sync + 'static {
     const TRANSPORTS: &'static [TransportRef] = &[];
 
     /// The `check = path` gate.
-    fn check(principal: &Principal) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+    fn check(principal: &Principal) -> CheckFuture<'_> {
         let _ = principal;
         Box::pin(std::future::ready(true))
     }
@@ -120,17 +126,17 @@ pub enum AsyncCheck {}
 )]
 pub trait CheckOutput<'a, Marker> {
     /// The verdict as a future.
-    fn into_verdict(self) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+    fn into_verdict(self) -> CheckFuture<'a>;
 }
 
 impl<'a> CheckOutput<'a, SyncCheck> for bool {
-    fn into_verdict(self) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+    fn into_verdict(self) -> CheckFuture<'a> {
         Box::pin(std::future::ready(self))
     }
 }
 
 impl<'a, F: Future<Output = bool> + Send + 'a> CheckOutput<'a, AsyncCheck> for F {
-    fn into_verdict(self) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+    fn into_verdict(self) -> CheckFuture<'a> {
         Box::pin(self)
     }
 }

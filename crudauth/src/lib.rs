@@ -56,6 +56,7 @@ mod store;
 mod tokens;
 mod transport;
 mod user;
+mod user_fields;
 
 pub use auth::{AuthEvent, CrudAuth, CrudAuthBuilder};
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
@@ -77,11 +78,12 @@ pub use crudauth_macros::{AuthUser, authed};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::guard::{
-        AsyncCheck, Authed, CheckOutput, GuardRegistration, GuardSpec, SyncCheck, TransportRef,
-        run_guard, transport_id,
+        AsyncCheck, Authed, CheckFuture, CheckOutput, GuardRegistration, GuardSpec, SyncCheck,
+        TransportRef, run_guard, transport_id,
     };
     pub use crate::principal::Principal;
     pub use crate::user::{AuthColumns, AuthUser, UserKey};
+    pub use crate::user_fields::{FlagField, HashField, KeyField, ScopesField, TextField};
     pub use axum;
     pub use inventory;
     pub use sea_orm;

@@ -1,0 +1,68 @@
+//! A handler narrowed to a transport the `CrudAuth` does not enable makes
+//! `build()` fail, naming the handler. Its own test binary: the registry is
+//! process-wide, so this handler would fail every other binary's `build()`.
+
+use crudauth::{
+    BearerTransport, ConfigError, CrudAuth, CrudAuthConfig, Principal, SessionTransport, authed,
+};
+
+#[authed(transport = "session")]
+async fn account(user: Principal) -> String {
+    user.user_id.to_string()
+}
+
+#[authed(transport = ["session", "bearer"])]
+async fn either(_user: Principal) {}
+
+#[authed]
+async fn unrestricted(_user: Principal) {}
+
+async fn builder() -> crudauth::CrudAuthBuilder {
+    let db = example_web_and_api::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    CrudAuth::builder()
+        .database(db)
+        .user_model::<example_web_and_api::user::Model>()
+        .config(CrudAuthConfig::default())
+        .secret_key([7u8; 32])
+}
+
+#[tokio::test]
+async fn build_names_handlers_narrowed_to_a_disabled_transport() {
+    let err = builder()
+        .await
+        .transport(BearerTransport::new())
+        .build()
+        .unwrap_err();
+    let ConfigError::UnknownTransports(missing) = &err else {
+        panic!("expected UnknownTransports, got {err:?}");
+    };
+    assert_eq!(
+        missing,
+        &[
+            (
+                "startup_validation::account".to_owned(),
+                "\"session\"".to_owned()
+            ),
+            (
+                "startup_validation::either".to_owned(),
+                "\"session\"".to_owned()
+            ),
+        ]
+    );
+    let message = err.to_string();
+    assert!(message.contains("startup_validation::account"), "{message}");
+    assert!(message.contains("\"session\""), "{message}");
+}
+
+#[tokio::test]
+async fn build_succeeds_when_every_narrowed_transport_is_enabled() {
+    builder()
+        .await
+        .transport(SessionTransport::new())
+        .transport(BearerTransport::new())
+        .build()
+        .unwrap();
+    let _ = (account, either, unrestricted);
+}

@@ -1,0 +1,7 @@
+#[derive(crudauth::AuthUser)]
+pub enum Model {
+    Admin,
+    Member,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use crudauth::{Principal, authed};
+
+#[authed(check = |_| true)]
+async fn edit(_user: Principal) {}
+
+fn main() {}

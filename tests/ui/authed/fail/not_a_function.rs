@@ -1,0 +1,6 @@
+use crudauth::authed;
+
+#[authed]
+struct Handler;
+
+fn main() {}
