@@ -1,0 +1,747 @@
+//! `crudauth-bench all`: every server in turn, each in its own process on a
+//! fresh database, driven by the same load; then the login figures; then
+//! one table and the targets of issue 5.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use argon2::password_hash::PasswordVerifier;
+use argon2::password_hash::phc::PasswordHash;
+use http::StatusCode;
+use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::load::{self, Plan, Req, Stats};
+use crate::process::{Backend, Server, TempDb, postgres_reachable};
+use crate::servers::Claims;
+
+const SECRET: &str = "crudauth-bench-secret-key-of-at-least-32-bytes";
+const EMAIL: &str = "bench@example.com";
+const PASSWORD: &str = "correct horse battery";
+
+/// The knobs of one run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Measured requests per server and round.
+    pub requests: usize,
+    /// Concurrent keep-alive connections.
+    pub connections: usize,
+    /// Each server is measured this many times (interleaved); the median
+    /// round is reported.
+    pub rounds: usize,
+    /// Logins per login measurement.
+    pub logins: usize,
+    pub postgres: bool,
+    /// A prebuilt axum-login peer; built with cargo when absent.
+    pub peer: Option<PathBuf>,
+    /// Only the servers whose name contains one of these.
+    pub only: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            requests: 20_000,
+            connections: 16,
+            rounds: 3,
+            logins: 120,
+            postgres: true,
+            peer: None,
+            only: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Bare,
+    JwtMinimal,
+    AxumLogin,
+    CrudauthBearer,
+    CrudauthSession,
+    PairPlain,
+    PairAuthed,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Bare => "bare",
+            Self::JwtMinimal => "jwt-minimal",
+            Self::AxumLogin => "axum-login",
+            Self::CrudauthBearer => "crudauth-bearer",
+            Self::CrudauthSession => "crudauth-session",
+            Self::PairPlain => "crudauth-bearer, plain `Principal`",
+            Self::PairAuthed => "crudauth-bearer, `#[authed]`",
+        }
+    }
+}
+
+type RowKey = (Kind, &'static str);
+
+/// One measured run of one server.
+#[derive(Debug, Clone)]
+struct Sample {
+    stats: Stats,
+    rss_kib: Option<u64>,
+}
+
+fn median_by_rps(samples: &[Sample]) -> &Sample {
+    let mut order: Vec<&Sample> = samples.iter().collect();
+    order.sort_by(|a, b| a.stats.rps().total_cmp(&b.stats.rps()));
+    order[order.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn crudauth_env(command: &mut Command) {
+    command
+        .env("CRUDAUTH_SECRET_KEY", SECRET)
+        .env("CRUDAUTH_INSECURE_COOKIES", "1")
+        // Lockout and the registration throttle would turn a benchmark's
+        // repeated logins into 429s; their queries still run.
+        .env("CRUDAUTH_LOCKOUT_ATTEMPTS", "1000000000")
+        .env("CRUDAUTH_LOCKOUT_IP_ATTEMPTS", "1000000000")
+        .env("CRUDAUTH_REGISTER_PER_HOUR", "1000000")
+        .env_remove("RUST_LOG");
+}
+
+fn own_server(kind: &str, db: Option<&TempDb>) -> Command {
+    let exe = std::env::current_exe().expect("the running executable");
+    let mut command = Command::new(exe);
+    command.args(["server", kind]);
+    if let Some(db) = db {
+        command.env("DATABASE_URL", &db.url);
+    }
+    command
+        .env("BENCH_EMAIL", EMAIL)
+        .env("BENCH_PASSWORD", PASSWORD)
+        .env("BENCH_SECRET", SECRET);
+    crudauth_env(&mut command);
+    command
+}
+
+fn mint_jwt() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs();
+    let claims = Claims {
+        sub: "1".to_owned(),
+        iat: now,
+        exp: now + 3600,
+    };
+    jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()).expect("an HMAC key"),
+    )
+    .expect("HS256 signing")
+}
+
+/// The `Cookie` header a browser would send after this response.
+fn cookie_header(headers: &http::HeaderMap) -> String {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| !v.to_ascii_lowercase().contains("max-age=0"))
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn expect(server: &Server, req: Req, status: StatusCode) -> Result<Value, String> {
+    let path = req.path.clone();
+    let (got, headers, body) = load::once(server.addr, req).await?;
+    if got != status {
+        return Err(format!(
+            "{path}: status {got} (expected {status}): {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    let mut value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "__cookie".to_owned(),
+            Value::String(cookie_header(&headers)),
+        );
+    }
+    Ok(value)
+}
+
+fn credentials() -> Value {
+    json!({ "username": EMAIL, "password": PASSWORD })
+}
+
+async fn register(server: &Server) -> Result<(), String> {
+    let body = json!({ "email": EMAIL, "password": PASSWORD });
+    expect(
+        server,
+        Req::post_json("/register", &body),
+        StatusCode::CREATED,
+    )
+    .await
+    .map(drop)
+}
+
+async fn bearer_token(server: &Server) -> Result<String, String> {
+    let token = expect(
+        server,
+        Req::post_json("/token", &credentials()),
+        StatusCode::OK,
+    )
+    .await?;
+    token["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("/token answered {token}"))
+}
+
+async fn session_cookie(server: &Server) -> Result<String, String> {
+    let login = expect(
+        server,
+        Req::post_json("/login", &credentials()),
+        StatusCode::OK,
+    )
+    .await?;
+    Ok(login["__cookie"].as_str().unwrap_or_default().to_owned())
+}
+
+/// Starts one server on a fresh database and returns it with the request
+/// that reads its `/me` as the benchmark user.
+async fn prepare(
+    kind: Kind,
+    backend: Backend,
+    peer: &Path,
+) -> Result<(Server, Option<TempDb>, Req), String> {
+    let db = match kind {
+        Kind::Bare => None,
+        _ => Some(TempDb::create(backend).await?),
+    };
+    let started = match kind {
+        Kind::Bare => Server::start(own_server("bare", None)),
+        Kind::JwtMinimal => Server::start(own_server("jwt-minimal", db.as_ref())),
+        Kind::AxumLogin => {
+            let mut command = Command::new(peer);
+            command
+                .env("DATABASE_URL", &db.as_ref().expect("a database").url)
+                .env("BENCH_EMAIL", EMAIL)
+                .env("BENCH_PASSWORD", PASSWORD);
+            Server::start(command)
+        }
+        _ => Server::start(own_server("crudauth", db.as_ref())),
+    };
+    let server = match started {
+        Ok(server) => server,
+        Err(err) => {
+            if let Some(db) = db {
+                db.remove().await;
+            }
+            return Err(err);
+        }
+    };
+    let req = match kind {
+        Kind::Bare => Ok(Req::get("/me")),
+        Kind::JwtMinimal => {
+            Ok(Req::get("/me").header(AUTHORIZATION, &format!("Bearer {}", mint_jwt())))
+        }
+        Kind::AxumLogin => session_cookie(&server)
+            .await
+            .map(|cookie| Req::get("/me").header(COOKIE, &cookie)),
+        Kind::CrudauthSession => match register(&server).await {
+            Ok(()) => session_cookie(&server)
+                .await
+                .map(|cookie| Req::get("/me").header(COOKIE, &cookie)),
+            Err(err) => Err(err),
+        },
+        Kind::CrudauthBearer | Kind::PairPlain | Kind::PairAuthed => {
+            match register(&server).await {
+                Ok(()) => bearer_token(&server)
+                    .await
+                    .map(|token| Req::get("/me").header(AUTHORIZATION, &format!("Bearer {token}"))),
+                Err(err) => Err(err),
+            }
+        }
+    };
+    match req {
+        Ok(req) => Ok((server, db, req)),
+        Err(err) => {
+            drop(server);
+            if let Some(db) = db {
+                db.remove().await;
+            }
+            Err(err)
+        }
+    }
+}
+
+fn get_plan(options: &Options) -> Plan {
+    Plan {
+        requests: options.requests,
+        connections: options.connections,
+        limit: Duration::from_secs(120),
+        pace: None,
+    }
+}
+
+/// Warm-up, then the measured run with the peak RSS of the run alone.
+async fn measure(server: &Server, req: &Req, options: &Options) -> Sample {
+    let warm = Plan {
+        requests: (options.requests / 10).max(200),
+        ..get_plan(options)
+    };
+    let r = req.clone();
+    load::drive(server.addr, &warm, Arc::new(move |_| r.clone()), None).await;
+    server.reset_peak_rss();
+    let r = req.clone();
+    let stats = load::drive(
+        server.addr,
+        &get_plan(options),
+        Arc::new(move |_| r.clone()),
+        None,
+    )
+    .await;
+    Sample {
+        rss_kib: server.peak_rss_kib(),
+        stats,
+    }
+}
+
+async fn run_get(
+    kind: Kind,
+    backend: Backend,
+    peer: &Path,
+    options: &Options,
+    results: &mut BTreeMap<RowKey, Vec<Sample>>,
+) -> Result<(), String> {
+    let (server, db, req) = prepare(kind, backend, peer).await?;
+    let sample = measure(&server, &req, options).await;
+    drop(server);
+    if let Some(db) = db {
+        db.remove().await;
+    }
+    report_sample(kind.name(), backend.label(), &sample);
+    results
+        .entry((kind, backend.label()))
+        .or_default()
+        .push(sample);
+    Ok(())
+}
+
+/// The `#[authed]` pair on one server, alternating which goes first.
+async fn run_pair(
+    round: usize,
+    peer: &Path,
+    options: &Options,
+    results: &mut BTreeMap<RowKey, Vec<Sample>>,
+) -> Result<(), String> {
+    let (server, db, req) = prepare(Kind::PairPlain, Backend::Sqlite, peer).await?;
+    let mut order = [
+        (Kind::PairPlain, "/pair/plain"),
+        (Kind::PairAuthed, "/pair/authed"),
+    ];
+    if round % 2 == 1 {
+        order.reverse();
+    }
+    for (kind, path) in order {
+        let mut r = req.clone();
+        r.path = path.to_owned();
+        let sample = measure(&server, &r, options).await;
+        report_sample(kind.name(), "sqlite", &sample);
+        results.entry((kind, "sqlite")).or_default().push(sample);
+    }
+    drop(server);
+    if let Some(db) = db {
+        db.remove().await;
+    }
+    Ok(())
+}
+
+fn report_sample(name: &str, db: &str, sample: &Sample) {
+    let s = &sample.stats;
+    eprintln!(
+        "  {name:<38} {db:<8} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  rss {:>6.1} MiB  errors {}{}",
+        s.rps(),
+        ms(s.quantile(0.50)),
+        ms(s.quantile(0.99)),
+        sample.rss_kib.unwrap_or(0) as f64 / 1024.0,
+        s.errors,
+        s.first_error
+            .as_deref()
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default(),
+    );
+}
+
+/// The login figures on the crudauth example (SQLite).
+#[derive(Debug, Default)]
+struct Logins {
+    verify: Duration,
+    cores: usize,
+    logins: Option<Sample>,
+    idle_probe: Stats,
+    loaded_probe: Stats,
+    loaded_logins: Stats,
+    unknown: Stats,
+    wrong_password: Stats,
+}
+
+/// Median wall time of one argon2id verify at crudauth's parameters, in
+/// this process, on an otherwise idle machine.
+fn verify_time() -> Duration {
+    let phc = crudauth::hash_password_blocking(PASSWORD);
+    let parsed = PasswordHash::new(&phc).expect("a PHC string");
+    let argon2 = argon2::Argon2::default();
+    let mut times: Vec<Duration> = (0..9)
+        .map(|_| {
+            let began = Instant::now();
+            let _ = argon2.verify_password(PASSWORD.as_bytes(), &parsed);
+            began.elapsed()
+        })
+        .collect();
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+async fn run_logins(peer: &Path, options: &Options) -> Result<Logins, String> {
+    let mut out = Logins {
+        verify: verify_time(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ..Logins::default()
+    };
+    let (server, db, me) = prepare(Kind::CrudauthBearer, Backend::Sqlite, peer).await?;
+    let login = Req::post_json("/login", &credentials());
+    let logins = Plan {
+        requests: options.logins,
+        // Enough callers to keep every hashing permit busy.
+        connections: 2 * out.cores + 2,
+        limit: Duration::from_secs(120),
+        pace: None,
+    };
+    let l = login.clone();
+    load::drive(
+        server.addr,
+        &Plan {
+            requests: 8,
+            ..logins.clone()
+        },
+        Arc::new(move |_| l.clone()),
+        None,
+    )
+    .await;
+    server.reset_peak_rss();
+    let l = login.clone();
+    let stats = load::drive(server.addr, &logins, Arc::new(move |_| l.clone()), None).await;
+    out.logins = Some(Sample {
+        rss_kib: server.peak_rss_kib(),
+        stats,
+    });
+
+    // An authenticated reader at a steady 200 requests/s, first alone, then
+    // while the logins saturate the CPU.
+    let probe = Plan {
+        requests: 100_000,
+        connections: 1,
+        limit: Duration::from_secs(60),
+        pace: Some(Duration::from_millis(5)),
+    };
+    let m = me.clone();
+    out.idle_probe = load::drive(
+        server.addr,
+        &Plan {
+            requests: 600,
+            ..probe.clone()
+        },
+        Arc::new(move |_| m.clone()),
+        None,
+    )
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let m = me.clone();
+    let l = login.clone();
+    let (loaded_logins, loaded_probe) = tokio::join!(
+        async {
+            // Let the probe start first.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let stats = load::drive(server.addr, &logins, Arc::new(move |_| l.clone()), None).await;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            stats
+        },
+        load::drive(
+            server.addr,
+            &probe,
+            Arc::new(move |_| m.clone()),
+            Some(stop.clone())
+        ),
+    );
+    out.loaded_logins = loaded_logins;
+    out.loaded_probe = loaded_probe;
+
+    // Timing equality: one caller, blocks of unknown users and of a known
+    // user with a wrong password, interleaved so that drift hits both.
+    let one = Plan {
+        requests: 10,
+        connections: 1,
+        limit: Duration::from_secs(60),
+        pace: None,
+    };
+    let mut unknown = Stats::default();
+    let mut wrong = Stats::default();
+    for block in 0..8 {
+        if block % 2 == 0 {
+            let stats = load::drive(
+                server.addr,
+                &one,
+                Arc::new(move |i| {
+                    let body = json!({
+                        "username": format!("nobody-{block}-{i}@example.com"),
+                        "password": PASSWORD,
+                    });
+                    Req::post_json("/login", &body).expect(StatusCode::UNAUTHORIZED)
+                }),
+                None,
+            )
+            .await;
+            merge(&mut unknown, stats);
+        } else {
+            let body = json!({ "username": EMAIL, "password": "not the password" });
+            let req = Req::post_json("/login", &body).expect(StatusCode::UNAUTHORIZED);
+            let stats = load::drive(server.addr, &one, Arc::new(move |_| req.clone()), None).await;
+            merge(&mut wrong, stats);
+        }
+    }
+    out.unknown = unknown;
+    out.wrong_password = wrong;
+    drop(server);
+    if let Some(db) = db {
+        db.remove().await;
+    }
+    Ok(out)
+}
+
+fn merge(into: &mut Stats, part: Stats) {
+    into.latencies.extend(part.latencies);
+    into.latencies.sort_unstable();
+    into.errors += part.errors;
+    into.elapsed += part.elapsed;
+    if into.first_error.is_none() {
+        into.first_error = part.first_error;
+    }
+}
+
+/// Builds the axum-login peer (its own workspace) into this target dir.
+fn build_peer() -> Result<PathBuf, String> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("axum-login-peer/Cargo.toml");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("cannot locate the target directory")?
+        .to_owned();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("building the axum-login peer ({})", manifest.display());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .map_err(|e| format!("cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the axum-login peer failed: {status}"));
+    }
+    Ok(target.join("release").join("axum-login-peer"))
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+pub async fn all(options: Options) -> Result<(), String> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: a debug build; run with `cargo run --release -p crudauth-bench -- all`"
+        );
+    }
+    let peer = match &options.peer {
+        Some(peer) => peer.clone(),
+        None => build_peer()?,
+    };
+    let postgres = if options.postgres {
+        match postgres_reachable().await {
+            Ok(()) => true,
+            Err(err) => {
+                eprintln!("PostgreSQL rows skipped: {err}");
+                false
+            }
+        }
+    } else {
+        false
+    };
+    let load_before = load_average();
+    let wanted = |name: &str| {
+        options.only.is_empty() || options.only.iter().any(|o| name.contains(o.as_str()))
+    };
+    let mut cases: Vec<(Kind, Backend)> = vec![
+        (Kind::Bare, Backend::Sqlite),
+        (Kind::JwtMinimal, Backend::Sqlite),
+        (Kind::AxumLogin, Backend::Sqlite),
+        (Kind::CrudauthBearer, Backend::Sqlite),
+        (Kind::CrudauthSession, Backend::Sqlite),
+    ];
+    if postgres {
+        cases.push((Kind::CrudauthBearer, Backend::Postgres));
+        cases.push((Kind::CrudauthSession, Backend::Postgres));
+    }
+    cases.retain(|(kind, _)| wanted(kind.name()));
+    let mut results: BTreeMap<RowKey, Vec<Sample>> = BTreeMap::new();
+    for round in 0..options.rounds {
+        eprintln!("round {} of {}", round + 1, options.rounds);
+        for &(kind, backend) in &cases {
+            run_get(kind, backend, &peer, &options, &mut results).await?;
+        }
+        if wanted("authed") {
+            run_pair(round, &peer, &options, &mut results).await?;
+        }
+    }
+    let logins = if wanted("login") {
+        eprintln!("logins");
+        Some(run_logins(&peer, &options).await?)
+    } else {
+        None
+    };
+    print_report(&options, &results, logins.as_ref(), &load_before);
+    Ok(())
+}
+
+fn row(name: &str, db: &str, sample: &Sample) -> String {
+    let s = &sample.stats;
+    format!(
+        "| {name} | {db} | {:.0} | {:.2} | {:.2} | {} | {} |",
+        s.rps(),
+        ms(s.quantile(0.50)),
+        ms(s.quantile(0.99)),
+        sample
+            .rss_kib
+            .map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
+        s.errors,
+    )
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+fn print_report(
+    options: &Options,
+    results: &BTreeMap<RowKey, Vec<Sample>>,
+    logins: Option<&Logins>,
+    load_before: &str,
+) {
+    println!();
+    println!(
+        "{} requests per server and round over {} keep-alive connections, median of {} rounds; \
+         {} cores; load average before: {load_before}, after: {}",
+        options.requests,
+        options.connections,
+        options.rounds,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        load_average(),
+    );
+    println!();
+    println!("| server | db | req/s | p50 ms | p99 ms | peak RSS MiB | errors |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    let mut median: BTreeMap<RowKey, &Sample> = BTreeMap::new();
+    for (key, samples) in results {
+        let sample = median_by_rps(samples);
+        median.insert(*key, sample);
+        println!("{}", row(key.0.name(), key.1, sample));
+    }
+    if let Some(l) = logins
+        && let Some(sample) = &l.logins
+    {
+        println!("{}", row("crudauth POST /login", "sqlite", sample));
+    }
+    println!();
+    println!("| target | measured | verdict |");
+    println!("|---|---|---|");
+    let rps = |kind: Kind, db: &'static str| median.get(&(kind, db)).map(|s| s.stats.rps());
+    if let (Some(ours), Some(peer)) = (
+        rps(Kind::CrudauthBearer, "sqlite"),
+        rps(Kind::JwtMinimal, "sqlite"),
+    ) {
+        let ratio = ours / peer;
+        println!(
+            "| crudauth-bearer ≥ 0.9 × jwt-minimal (sqlite) | {ratio:.2} × | {} |",
+            verdict(ratio >= 0.9)
+        );
+    }
+    if let (Some(ours), Some(peer)) = (
+        rps(Kind::CrudauthSession, "sqlite"),
+        rps(Kind::AxumLogin, "sqlite"),
+    ) {
+        let ratio = ours / peer;
+        println!(
+            "| crudauth-session ≥ 1.3 × axum-login (sqlite) | {ratio:.2} × | {} |",
+            verdict(ratio >= 1.3)
+        );
+    }
+    if let (Some(authed), Some(plain)) = (
+        rps(Kind::PairAuthed, "sqlite"),
+        rps(Kind::PairPlain, "sqlite"),
+    ) {
+        let ratio = authed / plain;
+        println!(
+            "| `#[authed]` within 3 % of a plain `Principal` | {ratio:.3} × | {} |",
+            verdict((ratio - 1.0).abs() <= 0.03)
+        );
+    }
+    if let Some(l) = logins {
+        if let Some(sample) = &l.logins {
+            let ceiling = l.cores as f64 / l.verify.as_secs_f64();
+            let got = sample.stats.rps();
+            println!(
+                "| logins ≥ 0.8 × cores ÷ verify ({} ÷ {:.1} ms = {ceiling:.1}/s) | {got:.1}/s = {:.2} × | {} |",
+                l.cores,
+                ms(l.verify),
+                got / ceiling,
+                verdict(got >= 0.8 * ceiling)
+            );
+        }
+        let idle = l.idle_probe.quantile(0.99);
+        let loaded = l.loaded_probe.quantile(0.99);
+        println!(
+            "| GET /me p99 during logins ≤ 5 × idle p99 ({:.2} ms) | {:.2} ms = {:.1} × ({} probes, {} logins at {:.1}/s, {} errors) | {} |",
+            ms(idle),
+            ms(loaded),
+            loaded.as_secs_f64() / idle.as_secs_f64().max(1e-9),
+            l.loaded_probe.ok(),
+            l.loaded_logins.ok(),
+            l.loaded_logins.rps(),
+            l.loaded_probe.errors + l.loaded_logins.errors + l.idle_probe.errors,
+            verdict(loaded <= idle * 5 && l.loaded_probe.ok() > 0)
+        );
+        let unknown = l.unknown.quantile(0.5);
+        let wrong = l.wrong_password.quantile(0.5);
+        let gap = (ms(unknown) - ms(wrong)).abs() / ms(wrong).max(1e-9);
+        println!(
+            "| median /login, unknown user within 10 % of wrong password | {:.2} ms vs {:.2} ms: {:.1} % ({} + {} samples, {} errors) | {} |",
+            ms(unknown),
+            ms(wrong),
+            gap * 100.0,
+            l.unknown.ok(),
+            l.wrong_password.ok(),
+            l.unknown.errors + l.wrong_password.errors,
+            verdict(gap <= 0.10 && l.unknown.ok() > 0 && l.wrong_password.ok() > 0)
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Side-by-side benchmarks of crudauth and its peers (issue 5).
+//!
+//! ```text
+//! cargo run --release -p crudauth-bench -- all [--requests N] [--connections N]
+//!     [--rounds N] [--logins N] [--no-postgres] [--only NAME]... [--peer PATH]
+//! crudauth-bench server <bare|jwt-minimal|crudauth>
+//! ```
+//!
+//! `all` starts every server as its own process on loopback, one after
+//! another, drives each with the same fixed number of `GET /me` requests
+//! from the in-process load generator, measures logins, and prints one
+//! table (see BENCHMARKS.md at the repository root).
+
+mod driver;
+mod load;
+mod process;
+mod servers;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: crudauth-bench all [--requests N] [--connections N] [--rounds N] \
+[--logins N] [--no-postgres] [--only NAME]... [--peer PATH]\n       crudauth-bench server <bare|jwt-minimal|crudauth>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("server") => match args.get(1) {
+            Some(kind) => serve(kind),
+            None => Err(USAGE.to_owned()),
+        },
+        Some("all") => parse(&args[1..]).and_then(|options| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(driver::all(options))
+        }),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("crudauth-bench: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(kind: &str) -> Result<(), String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(servers::run(kind))
+        .map_err(|e| format!("server {kind}: {e}"))
+}
+
+fn parse(args: &[String]) -> Result<driver::Options, String> {
+    let mut options = driver::Options::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        let number = |v: &String| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{arg}: not a positive number: {v}"))
+        };
+        match arg.as_str() {
+            "--requests" => options.requests = number(value()?)?,
+            "--connections" => options.connections = number(value()?)?,
+            "--rounds" => options.rounds = number(value()?)?,
+            "--logins" => options.logins = number(value()?)?,
+            "--no-postgres" => options.postgres = false,
+            "--only" => options.only.push(value()?.clone()),
+            "--peer" => options.peer = Some(value()?.into()),
+            _ => return Err(format!("unknown argument {arg}\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}

@@ -1,0 +1,158 @@
+//! The servers under test, each run as its own process by
+//! `crudauth-bench server <kind>`. Every one answers `GET /me` with
+//! `{"id": <user id>}` and prints `listening on http://ADDR` once it accepts
+//! connections. (The axum-login peer lives in `axum-login-peer/`.)
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::routing::get;
+use axum::{Json, Router};
+use crudauth::{CrudAuth, CrudAuthConfig, Principal};
+use example_web_and_api::user;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs server `kind` until the process is killed.
+pub async fn run(kind: &str) -> Result<(), BoxError> {
+    let addr = std::env::var("BENCH_ADDR").unwrap_or_else(|_| "127.0.0.1:0".to_owned());
+    let listener = TcpListener::bind(&addr).await?;
+    let app = match kind {
+        "bare" => bare(),
+        "jwt-minimal" => jwt_minimal().await?,
+        "crudauth" => crudauth_app().await?,
+        other => return Err(format!("unknown server kind {other:?}").into()),
+    };
+    println!("listening on http://{}", listener.local_addr()?);
+    example_web_and_api::serve(listener, app, std::future::pending()).await?;
+    Ok(())
+}
+
+fn env(name: &str) -> Result<String, BoxError> {
+    std::env::var(name).map_err(|_| format!("{name} is not set").into())
+}
+
+// ---- bare: the ceiling --------------------------------------------------
+
+fn bare() -> Router {
+    Router::new().route("/me", get(|| async { Json(json!({ "id": 1 })) }))
+}
+
+// ---- jwt-minimal: the least a correct bearer check can do ---------------
+
+/// The claims the driver signs (see `driver::mint_jwt`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: u64,
+    pub iat: u64,
+}
+
+#[derive(Clone)]
+struct JwtState {
+    db: DatabaseConnection,
+    key: DecodingKey,
+    validation: Validation,
+}
+
+/// The user row of a valid `Authorization: Bearer` HS256 token.
+struct CurrentUser(user::Model);
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    JwtState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, StatusCode> {
+        let state = JwtState::from_ref(state);
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(StatusCode::UNAUTHORIZED)?;
+        let data = jsonwebtoken::decode::<Claims>(token, &state.key, &state.validation)
+            .map_err(|_| StatusCode::UNAUTHORIZED)?;
+        let id: i64 = data
+            .claims
+            .sub
+            .parse()
+            .map_err(|_| StatusCode::UNAUTHORIZED)?;
+        let row = user::Entity::find_by_id(id)
+            .one(&state.db)
+            .await
+            .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?
+            .filter(|u| u.is_active)
+            .ok_or(StatusCode::UNAUTHORIZED)?;
+        Ok(Self(row))
+    }
+}
+
+async fn jwt_me(CurrentUser(user): CurrentUser) -> Json<Value> {
+    Json(json!({ "id": user.id }))
+}
+
+async fn jwt_minimal() -> Result<Router, BoxError> {
+    // The same connection settings as the crudauth example.
+    let db = example_web_and_api::connect(&env("DATABASE_URL")?).await?;
+    let email = env("BENCH_EMAIL")?;
+    let password = env("BENCH_PASSWORD")?;
+    let hash =
+        tokio::task::spawn_blocking(move || crudauth::hash_password_blocking(&password)).await?;
+    user::ActiveModel {
+        email: Set(email),
+        password_hash: Set(hash),
+        is_active: Set(true),
+        is_superuser: Set(false),
+        email_verified: Set(false),
+        scopes: Set(String::new()),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    let state = JwtState {
+        db,
+        key: DecodingKey::from_secret(env("BENCH_SECRET")?.as_bytes())?,
+        validation,
+    };
+    Ok(Router::new().route("/me", get(jwt_me)).with_state(state))
+}
+
+// ---- crudauth: the example application ----------------------------------
+
+/// The `#[authed]` side of the pair, on a route beside its plain twin.
+#[crudauth::authed]
+async fn me_authed(user: Principal) -> Json<Value> {
+    Json(json!({ "id": user.user_id }))
+}
+
+/// The plain-extractor side of the pair.
+async fn me_plain(user: Principal) -> Json<Value> {
+    Json(json!({ "id": user.user_id }))
+}
+
+async fn crudauth_app() -> Result<Router, BoxError> {
+    let db = example_web_and_api::connect(&env("DATABASE_URL")?).await?;
+    let auth: CrudAuth =
+        example_web_and_api::auth_builder(db, CrudAuthConfig::from_env()?).build()?;
+    auth.migrate().await?;
+    // The example application as it ships, plus the `#[authed]` pair under
+    // the same layer.
+    let pair = Router::new()
+        .route("/pair/plain", get(me_plain))
+        .route("/pair/authed", get(me_authed))
+        .layer(auth.layer())
+        .with_state(auth.clone());
+    Ok(example_web_and_api::app(auth).merge(pair))
+}
