@@ -1,10 +1,29 @@
 //! A handler narrowed to a transport the `CrudAuth` does not enable makes
-//! `build()` fail, naming the handler. Its own test binary: the registry is
-//! process-wide, so this handler would fail every other binary's `build()`.
+//! `build()` fail, naming the handler. Its own test binary, with its own user
+//! model: the registry is process-wide, so these handlers would fail the
+//! `build()` of any binary that links them.
 
 use crudauth::{
-    BearerTransport, ConfigError, CrudAuth, CrudAuthConfig, Principal, SessionTransport, authed,
+    BearerTransport, ConfigError, CrudAuth, CrudAuthBuilder, Principal, SessionTransport, authed,
 };
+
+mod user {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, crudauth::AuthUser)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub email: String,
+        pub password_hash: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
 
 #[authed(transport = "session")]
 async fn account(user: Principal) -> String {
@@ -17,14 +36,11 @@ async fn either(_user: Principal) {}
 #[authed]
 async fn unrestricted(_user: Principal) {}
 
-async fn builder() -> crudauth::CrudAuthBuilder {
-    let db = example_web_and_api::connect("sqlite::memory:")
-        .await
-        .unwrap();
+async fn builder() -> CrudAuthBuilder {
+    let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
     CrudAuth::builder()
         .database(db)
-        .user_model::<example_web_and_api::user::Model>()
-        .config(CrudAuthConfig::default())
+        .user_model::<user::Model>()
         .secret_key([7u8; 32])
 }
 

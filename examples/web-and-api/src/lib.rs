@@ -11,9 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crudauth::__private::{Authed, GuardSpec, TransportRef};
 use crudauth::{
-    BearerTransport, CrudAuth, CrudAuthBuilder, CrudAuthConfig, Principal, SessionTransport,
+    BearerTransport, CrudAuth, CrudAuthBuilder, CrudAuthConfig, Principal, SessionTransport, authed,
 };
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, Schema,
@@ -83,30 +82,18 @@ async fn me(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id }))
 }
 
-struct BearerOnly;
-impl GuardSpec for BearerOnly {
-    const HANDLER: &'static str = "create_job";
-    const TRANSPORTS: &'static [TransportRef] = &[TransportRef::Named("bearer")];
-}
-
-struct SessionOnly;
-impl GuardSpec for SessionOnly {
-    const HANDLER: &'static str = "account";
-    const TRANSPORTS: &'static [TransportRef] = &[TransportRef::Named("session")];
-}
-
 #[derive(Deserialize)]
 struct NewJob {
     #[serde(default)]
     name: Option<String>,
 }
 
+#[authed(transport = "bearer")]
 async fn create_job(
     State(jobs): State<Arc<AtomicU64>>,
-    guard: Authed<BearerOnly>,
+    user: Principal,
     Json(job): Json<NewJob>,
 ) -> impl IntoResponse {
-    let user = guard.into_principal();
     let id = jobs.fetch_add(1, Ordering::Relaxed) + 1;
     (
         StatusCode::CREATED,
@@ -114,8 +101,8 @@ async fn create_job(
     )
 }
 
-async fn account(guard: Authed<SessionOnly>) -> Json<Value> {
-    let user = guard.into_principal();
+#[authed(transport = "session")]
+async fn account(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id, "session_id": user.session_id, "transport": user.transport }))
 }
 

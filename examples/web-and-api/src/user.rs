@@ -2,8 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
-/// A user row. crudauth reads it through `AuthUser`.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+/// A user row. crudauth reads it through `AuthUser`, derived: the roles
+/// come from the field names.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, crudauth::AuthUser)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
     /// Primary key.
@@ -36,51 +37,3 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
-
-impl crudauth::AuthUser for Model {
-    type Key = i64;
-
-    fn auth_columns() -> crudauth::AuthColumns<Column> {
-        crudauth::AuthColumns {
-            id: Column::Id,
-            email: Some(Column::Email),
-            username: Some(Column::Username),
-            password_hash: Column::PasswordHash,
-            is_active: Some(Column::IsActive),
-            is_superuser: Some(Column::IsSuperuser),
-            email_verified: Some(Column::EmailVerified),
-        }
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-
-    fn password_hash(&self) -> &str {
-        &self.password_hash
-    }
-
-    fn email(&self) -> Option<&str> {
-        Some(&self.email)
-    }
-
-    fn username(&self) -> Option<&str> {
-        self.username.as_deref()
-    }
-
-    fn is_active(&self) -> bool {
-        self.is_active
-    }
-
-    fn is_superuser(&self) -> bool {
-        self.is_superuser
-    }
-
-    fn email_verified(&self) -> bool {
-        self.email_verified
-    }
-
-    fn scopes(&self) -> Vec<String> {
-        self.scopes.split_whitespace().map(str::to_owned).collect()
-    }
-}
