@@ -6,9 +6,10 @@
 //!
 //! ```no_run
 //! use axum::{routing::get, Json, Router};
-//! use crudauth::{BearerTransport, CrudAuth, Principal, SessionTransport};
+//! use crudauth::{BearerTransport, CrudAuth, Principal, SessionTransport, authed};
 //! # mod user { pub type Model = crudauth::__private::doc_user::Model; }
 //!
+//! #[authed]
 //! async fn me(user: Principal) -> Json<serde_json::Value> {
 //!     Json(serde_json::json!({ "id": user.user_id })) // cookie OR bearer
 //! }
@@ -36,6 +37,14 @@
 //! A transport whose credential is absent lets the next one try; a credential
 //! that is present but invalid (a tampered token, a session request failing
 //! CSRF) fails the request, even where the principal is optional.
+//!
+//! # Macros
+//!
+//! [`#[authed(..)]`](macro@authed) guards a handler: which transports,
+//! which gates (superuser, verified email, scopes, a custom check), and
+//! whether anonymous requests pass. [`#[derive(AuthUser)]`](derive@AuthUser)
+//! maps the application's SeaORM user entity. Both report misuse at
+//! compile time, pointing at the tokens to fix.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -72,7 +81,11 @@ pub use transport::{Transport, TransportFuture};
 pub use user::{AuthColumns, AuthUser, UserKey};
 
 #[cfg(feature = "macros")]
-pub use crudauth_macros::{AuthUser, authed};
+#[doc = include_str!("docs/derive_auth_user.md")]
+pub use crudauth_macros::AuthUser;
+#[cfg(feature = "macros")]
+#[doc = include_str!("docs/authed.md")]
+pub use crudauth_macros::authed;
 
 /// What the macros' generated code names. Not a public API.
 #[doc(hidden)]
