@@ -29,4 +29,17 @@ async fn maybe(user: Option<Principal>) -> String {
 fn main() {
     let _: Router<AppState> = Router::new().route("/", get(hello));
     let _: Router<CrudAuth> = Router::new().route("/", get(maybe));
+    let _: Router<CrudAuth> = Router::new().route("/", get(outer_debug_handler::me));
+}
+
+mod outer_debug_handler {
+    //! The other order compiles too, but `debug_handler` then checks the
+    //! handler before `#[authed]` rewrites it.
+    use crudauth::{CrudAuth, Principal, authed};
+
+    #[axum::debug_handler(state = CrudAuth)]
+    #[authed(transport = "bearer")]
+    pub async fn me(user: Principal) -> String {
+        user.user_id.to_string()
+    }
 }
