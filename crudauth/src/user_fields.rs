@@ -136,3 +136,33 @@ impl ScopesField for Vec<String> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_split_on_whitespace_whatever_the_column_type() {
+        assert_eq!(" a  b ".to_owned().auth_scopes(), ["a", "b"]);
+        assert_eq!(Some("a b".to_owned()).auth_scopes(), ["a", "b"]);
+        assert!(None::<String>.auth_scopes().is_empty());
+        assert_eq!(
+            vec!["a".to_owned(), "b c".to_owned()].auth_scopes(),
+            ["a", "b", "c"]
+        );
+    }
+
+    #[test]
+    fn nullable_columns_read_as_absent_or_false() {
+        assert_eq!(None::<String>.auth_text(), None);
+        assert_eq!(Some("ada".to_owned()).auth_text(), Some("ada"));
+        assert!(!None::<bool>.auth_flag());
+        assert!(Some(true).auth_flag());
+    }
+
+    #[test]
+    fn keys_are_copied_out() {
+        assert_eq!(7i64.auth_key(), 7);
+        assert_eq!("k".to_owned().auth_key(), "k");
+    }
+}
