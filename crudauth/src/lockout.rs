@@ -122,11 +122,13 @@ fn statement<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> State
 /// The identifier under which failures are counted: trimmed, and lower-cased
 /// when it is an email address (as the lookup is case-insensitive there).
 fn canonical(identifier: &str) -> String {
-    let trimmed = identifier.trim();
+    // PostgreSQL text cannot hold NUL (the key would fail as a 503), and no
+    // account identifier contains one.
+    let trimmed = identifier.trim().replace('\0', "\u{fffd}");
     if trimmed.contains('@') {
         trimmed.to_lowercase()
     } else {
-        trimmed.to_owned()
+        trimmed
     }
 }
 

@@ -99,7 +99,14 @@ impl CrudAuth {
         identifier: &str,
         password: String,
     ) -> Result<LoadedUser, AuthError> {
-        let user = self.users().by_login(self.db(), identifier.trim()).await?;
+        // Registration refuses control characters and PostgreSQL text cannot
+        // hold NUL: such an identifier names nobody, and must not reach the
+        // database as a failing query (a 503).
+        let user = if identifier.contains('\0') {
+            None
+        } else {
+            self.users().by_login(self.db(), identifier.trim()).await?
+        };
         self.check_password(user, password).await
     }
 }

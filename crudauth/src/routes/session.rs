@@ -151,7 +151,11 @@ pub(super) async fn revoke(
         let (mut parts, body) = request.into_parts();
         let _: Empty = body::read(&mut parts, body).await?;
         let principal = auth.require(&mut parts, auth.session_only()).await?;
-        if sessions::revoke(auth.db(), &principal.user_id.to_string(), &id).await? {
+        // Session ids are uuids; anything else (even text the database
+        // cannot hold, such as a NUL) names no session.
+        if uuid::Uuid::parse_str(&id).is_ok()
+            && sessions::revoke(auth.db(), &principal.user_id.to_string(), &id).await?
+        {
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
             Err(AuthError::NotFound)
