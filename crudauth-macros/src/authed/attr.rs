@@ -231,6 +231,15 @@ fn transports(value: RawValue, errors: &mut Errors) -> Vec<TransportSpec> {
                 (TransportSpec::Named(name), format!("{value:?}"))
             }
             RawValue::Type(ty) => {
+                if let Some(name) = builtin_written_as_type(&ty) {
+                    errors.spanned(
+                        &ty,
+                        format!(
+                            "built-in transports are named by string; write `transport = {name:?}`"
+                        ),
+                    );
+                    continue;
+                }
                 let key = format!("`{}`", ty.to_token_stream()).replace(' ', "");
                 (TransportSpec::Type(ty), key)
             }
@@ -261,6 +270,16 @@ fn transports(value: RawValue, errors: &mut Errors) -> Vec<TransportSpec> {
         out.push(spec);
     }
     out
+}
+
+/// `transport = bearer`: a built-in's name, unquoted, read as a type.
+fn builtin_written_as_type(ty: &Type) -> Option<&'static str> {
+    let Type::Path(path) = ty else { return None };
+    let ident = path.path.get_ident()?.to_string();
+    BUILTIN_TRANSPORTS
+        .iter()
+        .copied()
+        .find(|name| *name == ident)
 }
 
 fn unknown_transport(name: &str) -> String {

@@ -59,7 +59,7 @@ pub(crate) fn validate(
     }
     let mut principal: Option<PrincipalParam> = None;
     for (index, input) in item.sig.inputs.iter().enumerate() {
-        let PatType { ty, .. } = match input {
+        let PatType { pat, ty, .. } = match input {
             FnArg::Typed(typed) => typed,
             FnArg::Receiver(receiver) => {
                 errors.spanned(
@@ -88,7 +88,7 @@ pub(crate) fn validate(
                 ty,
                 format!(
                     "`{flag}` hands the handler an `Option<Principal>`; write `{}: Option<Principal>`",
-                    quote::ToTokens::to_token_stream(&input_pat(input)),
+                    quote::ToTokens::to_token_stream(pat),
                 ),
             ),
             _ => {}
@@ -96,13 +96,6 @@ pub(crate) fn validate(
         principal = Some(PrincipalParam { index, optional });
     }
     Handler { item, principal }
-}
-
-fn input_pat(input: &FnArg) -> proc_macro2::TokenStream {
-    match input {
-        FnArg::Typed(typed) => quote::ToTokens::to_token_stream(&typed.pat),
-        FnArg::Receiver(receiver) => quote::ToTokens::to_token_stream(receiver),
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,6 @@
+use crudauth::{Principal, authed};
+
+#[authed(transport = bearer)]
+async fn api(_user: Principal) {}
+
+fn main() {}
