@@ -57,13 +57,29 @@ fn admin_url() -> String {
 /// Whether PostgreSQL tests run. In CI (`CI` or `CRUDAUTH_REQUIRE_PG` set) an
 /// unreachable server fails the test instead of skipping it.
 pub async fn postgres_enabled() -> bool {
+    static REACHABLE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let required =
         std::env::var_os("CI").is_some() || std::env::var_os("CRUDAUTH_REQUIRE_PG").is_some();
-    match Database::connect(admin_url()).await {
-        Ok(db) => {
-            let _ = db.close().await;
-            true
+    let reachable = match REACHABLE.get() {
+        Some(known) => known.clone(),
+        None => {
+            let mut options = sea_orm::ConnectOptions::new(admin_url());
+            options
+                .connect_timeout(Duration::from_secs(3))
+                .acquire_timeout(Duration::from_secs(3))
+                .sqlx_logging(false);
+            let probe = match Database::connect(options).await {
+                Ok(db) => {
+                    let _ = db.close().await;
+                    Ok(())
+                }
+                Err(err) => Err(err.to_string()),
+            };
+            REACHABLE.get_or_init(|| probe).clone()
         }
+    };
+    match reachable {
+        Ok(()) => true,
         Err(err) if required => panic!(
             "PostgreSQL is required (CI) but unreachable at {}: {err}",
             admin_url()
