@@ -41,6 +41,8 @@ pub struct Options {
     pub peer: Option<PathBuf>,
     /// Only the servers whose name contains one of these.
     pub only: Vec<String>,
+    /// Also measure crudauth with a tuned database pool (diagnostic rows).
+    pub tuned: bool,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
             postgres: true,
             peer: None,
             only: Vec::new(),
+            tuned: false,
         }
     }
 }
@@ -66,6 +69,8 @@ enum Kind {
     CrudauthSession,
     PairPlain,
     PairAuthed,
+    TunedBearer,
+    TunedSession,
 }
 
 impl Kind {
@@ -78,6 +83,8 @@ impl Kind {
             Self::CrudauthSession => "crudauth-session",
             Self::PairPlain => "crudauth-bearer, plain `Principal`",
             Self::PairAuthed => "crudauth-bearer, `#[authed]`",
+            Self::TunedBearer => "crudauth-bearer, tuned pool",
+            Self::TunedSession => "crudauth-session, tuned pool",
         }
     }
 }
@@ -222,22 +229,56 @@ async fn prepare(
     backend: Backend,
     peer: &Path,
 ) -> Result<(Server, Option<TempDb>, Req), String> {
+    prepare_with(kind, backend, peer, None).await
+}
+
+/// `command` run under callgrind, uninstrumented until switched on.
+fn under_callgrind(command: &Command, out: &Path) -> Command {
+    let mut wrapped = Command::new("valgrind");
+    wrapped
+        .arg("--tool=callgrind")
+        // Instrumentation starts once the server is set up and warm.
+        .arg("--instr-atstart=no")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(format!("--log-file={}.log", out.display()))
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    wrapped
+}
+
+async fn prepare_with(
+    kind: Kind,
+    backend: Backend,
+    peer: &Path,
+    callgrind: Option<&Path>,
+) -> Result<(Server, Option<TempDb>, Req), String> {
+    let start = |command: Command| match callgrind {
+        Some(out) => Server::start(under_callgrind(&command, out)),
+        None => Server::start(command),
+    };
     let db = match kind {
         Kind::Bare => None,
         _ => Some(TempDb::create(backend).await?),
     };
     let started = match kind {
-        Kind::Bare => Server::start(own_server("bare", None)),
-        Kind::JwtMinimal => Server::start(own_server("jwt-minimal", db.as_ref())),
+        Kind::Bare => start(own_server("bare", None)),
+        Kind::JwtMinimal => start(own_server("jwt-minimal", db.as_ref())),
         Kind::AxumLogin => {
             let mut command = Command::new(peer);
             command
                 .env("DATABASE_URL", &db.as_ref().expect("a database").url)
                 .env("BENCH_EMAIL", EMAIL)
                 .env("BENCH_PASSWORD", PASSWORD);
-            Server::start(command)
+            start(command)
         }
-        _ => Server::start(own_server("crudauth", db.as_ref())),
+        Kind::TunedBearer | Kind::TunedSession => start(own_server("crudauth-tuned", db.as_ref())),
+        _ => start(own_server("crudauth", db.as_ref())),
     };
     let server = match started {
         Ok(server) => server,
@@ -256,13 +297,13 @@ async fn prepare(
         Kind::AxumLogin => session_cookie(&server)
             .await
             .map(|cookie| Req::get("/me").header(COOKIE, &cookie)),
-        Kind::CrudauthSession => match register(&server).await {
+        Kind::CrudauthSession | Kind::TunedSession => match register(&server).await {
             Ok(()) => session_cookie(&server)
                 .await
                 .map(|cookie| Req::get("/me").header(COOKIE, &cookie)),
             Err(err) => Err(err),
         },
-        Kind::CrudauthBearer | Kind::PairPlain | Kind::PairAuthed => {
+        Kind::CrudauthBearer | Kind::PairPlain | Kind::PairAuthed | Kind::TunedBearer => {
             match register(&server).await {
                 Ok(()) => bearer_token(&server)
                     .await
@@ -384,6 +425,7 @@ fn report_sample(name: &str, db: &str, sample: &Sample) {
 /// The login figures on the crudauth example (SQLite).
 #[derive(Debug, Default)]
 struct Logins {
+    label: &'static str,
     verify: Duration,
     cores: usize,
     logins: Option<Sample>,
@@ -411,13 +453,18 @@ fn verify_time() -> Duration {
     times[times.len() / 2]
 }
 
-async fn run_logins(peer: &Path, options: &Options) -> Result<Logins, String> {
+async fn run_logins(peer: &Path, options: &Options, kind: Kind) -> Result<Logins, String> {
     let mut out = Logins {
+        label: if kind == Kind::TunedBearer {
+            "crudauth POST /login, tuned pool"
+        } else {
+            "crudauth POST /login"
+        },
         verify: verify_time(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ..Logins::default()
     };
-    let (server, db, me) = prepare(Kind::CrudauthBearer, Backend::Sqlite, peer).await?;
+    let (server, db, me) = prepare(kind, Backend::Sqlite, peer).await?;
     let login = Req::post_json("/login", &credentials());
     let logins = Plan {
         requests: options.logins,
@@ -598,9 +645,17 @@ pub async fn all(options: Options) -> Result<(), String> {
         (Kind::CrudauthBearer, Backend::Sqlite),
         (Kind::CrudauthSession, Backend::Sqlite),
     ];
+    if options.tuned {
+        cases.push((Kind::TunedBearer, Backend::Sqlite));
+        cases.push((Kind::TunedSession, Backend::Sqlite));
+    }
     if postgres {
         cases.push((Kind::CrudauthBearer, Backend::Postgres));
         cases.push((Kind::CrudauthSession, Backend::Postgres));
+        if options.tuned {
+            cases.push((Kind::TunedBearer, Backend::Postgres));
+            cases.push((Kind::TunedSession, Backend::Postgres));
+        }
     }
     cases.retain(|(kind, _)| wanted(kind.name()));
     let mut results: BTreeMap<RowKey, Vec<Sample>> = BTreeMap::new();
@@ -613,13 +668,16 @@ pub async fn all(options: Options) -> Result<(), String> {
             run_pair(round, &peer, &options, &mut results).await?;
         }
     }
-    let logins = if wanted("login") {
+    let mut logins = Vec::new();
+    if wanted("login") {
         eprintln!("logins");
-        Some(run_logins(&peer, &options).await?)
-    } else {
-        None
-    };
-    print_report(&options, &results, logins.as_ref(), &load_before);
+        logins.push(run_logins(&peer, &options, Kind::CrudauthBearer).await?);
+        if options.tuned {
+            eprintln!("logins, tuned pool");
+            logins.push(run_logins(&peer, &options, Kind::TunedBearer).await?);
+        }
+    }
+    print_report(&options, &results, &logins, &load_before);
     Ok(())
 }
 
@@ -644,7 +702,7 @@ fn verdict(ok: bool) -> &'static str {
 fn print_report(
     options: &Options,
     results: &BTreeMap<RowKey, Vec<Sample>>,
-    logins: Option<&Logins>,
+    logins: &[Logins],
     load_before: &str,
 ) {
     println!();
@@ -666,10 +724,10 @@ fn print_report(
         median.insert(*key, sample);
         println!("{}", row(key.0.name(), key.1, sample));
     }
-    if let Some(l) = logins
-        && let Some(sample) = &l.logins
-    {
-        println!("{}", row("crudauth POST /login", "sqlite", sample));
+    for l in logins {
+        if let Some(sample) = &l.logins {
+            println!("{}", row(l.label, "sqlite", sample));
+        }
     }
     println!();
     println!("| target | measured | verdict |");
@@ -705,12 +763,17 @@ fn print_report(
             verdict((ratio - 1.0).abs() <= 0.03)
         );
     }
-    if let Some(l) = logins {
+    for l in logins {
+        let tag = if l.label.contains("tuned") {
+            ", tuned pool"
+        } else {
+            ""
+        };
         if let Some(sample) = &l.logins {
             let ceiling = l.cores as f64 / l.verify.as_secs_f64();
             let got = sample.stats.rps();
             println!(
-                "| logins ≥ 0.8 × cores ÷ verify ({} ÷ {:.1} ms = {ceiling:.1}/s) | {got:.1}/s = {:.2} × | {} |",
+                "| logins ≥ 0.8 × cores ÷ verify ({} ÷ {:.1} ms = {ceiling:.1}/s){tag} | {got:.1}/s = {:.2} × | {} |",
                 l.cores,
                 ms(l.verify),
                 got / ceiling,
@@ -720,7 +783,7 @@ fn print_report(
         let idle = l.idle_probe.quantile(0.99);
         let loaded = l.loaded_probe.quantile(0.99);
         println!(
-            "| GET /me p99 during logins ≤ 5 × idle p99 ({:.2} ms) | {:.2} ms = {:.1} × ({} probes, {} logins at {:.1}/s, {} errors) | {} |",
+            "| GET /me p99 during logins ≤ 5 × idle p99 ({:.2} ms){tag} | {:.2} ms = {:.1} × ({} probes, {} logins at {:.1}/s, {} errors) | {} |",
             ms(idle),
             ms(loaded),
             loaded.as_secs_f64() / idle.as_secs_f64().max(1e-9),
@@ -734,7 +797,7 @@ fn print_report(
         let wrong = l.wrong_password.quantile(0.5);
         let gap = (ms(unknown) - ms(wrong)).abs() / ms(wrong).max(1e-9);
         println!(
-            "| median /login, unknown user within 10 % of wrong password | {:.2} ms vs {:.2} ms: {:.1} % ({} + {} samples, {} errors) | {} |",
+            "| median /login, unknown user within 10 % of wrong password{tag} | {:.2} ms vs {:.2} ms: {:.1} % ({} + {} samples, {} errors) | {} |",
             ms(unknown),
             ms(wrong),
             gap * 100.0,
@@ -744,4 +807,153 @@ fn print_report(
             verdict(gap <= 0.10 && l.unknown.ok() > 0 && l.wrong_password.ok() > 0)
         );
     }
+}
+
+// ---- profile: instructions per request under callgrind -------------------
+
+fn callgrind_control(pid: u32, args: &[&str]) -> Result<(), String> {
+    let status = Command::new("callgrind_control")
+        .args(args)
+        .arg(pid.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("callgrind_control: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("callgrind_control {args:?} failed: {status}"))
+    }
+}
+
+/// The `totals:` instruction count of every dump written to `out` or
+/// `out.N` (the files are removed).
+fn read_instructions(out: &Path) -> Result<u64, String> {
+    let dir = out.parent().ok_or("no dump directory")?;
+    let stem = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("bad dump name")?;
+    let mut total = 0;
+    let mut found = false;
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name != stem && !name.starts_with(&format!("{stem}.")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        let count = text
+            .lines()
+            .find_map(|l| l.strip_prefix("totals:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(count) = count {
+            total += count;
+            found = true;
+        }
+        if std::env::var_os("CRUDAUTH_BENCH_KEEP_CALLGRIND").is_some() {
+            eprintln!("callgrind dump kept: {}", path.display());
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    if found {
+        Ok(total)
+    } else {
+        Err(format!("no callgrind dump at {}", out.display()))
+    }
+}
+
+/// Instructions the server executes per request (all its threads), counted
+/// by callgrind: steady whatever else the machine does.
+async fn profile_one(
+    kind: Kind,
+    backend: Backend,
+    path: Option<&str>,
+    peer: &Path,
+    requests: usize,
+) -> Result<f64, String> {
+    let out = std::env::temp_dir().join(format!(
+        "crudauth-bench-{}.callgrind",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let (server, db, mut req) = prepare_with(kind, backend, peer, Some(&out)).await?;
+    if let Some(path) = path {
+        req.path = path.to_owned();
+    }
+    let plan = Plan {
+        requests,
+        connections: 4,
+        limit: Duration::from_secs(300),
+        pace: None,
+    };
+    let r = req.clone();
+    load::drive(
+        server.addr,
+        &Plan {
+            requests: requests / 4,
+            ..plan.clone()
+        },
+        Arc::new(move |_| r.clone()),
+        None,
+    )
+    .await;
+    let pid = server.pid();
+    let counted = async {
+        callgrind_control(pid, &["--instr=on"])?;
+        let r = req.clone();
+        let stats = load::drive(server.addr, &plan, Arc::new(move |_| r.clone()), None).await;
+        callgrind_control(pid, &["--instr=off"])?;
+        callgrind_control(pid, &["--dump"])?;
+        if stats.errors > 0 || stats.ok() == 0 {
+            return Err(format!(
+                "{}: {} errors ({:?})",
+                kind.name(),
+                stats.errors,
+                stats.first_error
+            ));
+        }
+        Ok(stats.ok())
+    }
+    .await;
+    drop(server);
+    if let Some(db) = db {
+        db.remove().await;
+    }
+    let ok = counted?;
+    let instructions = read_instructions(&out)?;
+    Ok(instructions as f64 / ok as f64)
+}
+
+/// `crudauth-bench profile`: instructions per `GET /me` for each server.
+pub async fn profile(options: Options) -> Result<(), String> {
+    let peer = match &options.peer {
+        Some(peer) => peer.clone(),
+        None => build_peer()?,
+    };
+    let wanted = |name: &str| {
+        options.only.is_empty() || options.only.iter().any(|o| name.contains(o.as_str()))
+    };
+    let cases: [(Kind, Option<&str>); 9] = [
+        (Kind::Bare, None),
+        (Kind::JwtMinimal, None),
+        (Kind::AxumLogin, None),
+        (Kind::CrudauthBearer, None),
+        (Kind::CrudauthSession, None),
+        (Kind::TunedBearer, None),
+        (Kind::TunedSession, None),
+        (Kind::PairPlain, Some("/pair/plain")),
+        (Kind::PairAuthed, Some("/pair/authed")),
+    ];
+    println!("| server (sqlite) | instructions per GET /me |");
+    println!("|---|---:|");
+    for (kind, path) in cases {
+        if !wanted(kind.name()) {
+            continue;
+        }
+        let per = profile_one(kind, Backend::Sqlite, path, &peer, options.requests).await?;
+        println!("| {} | {:.0} |", kind.name(), per);
+    }
+    Ok(())
 }

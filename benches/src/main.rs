@@ -2,14 +2,17 @@
 //!
 //! ```text
 //! cargo run --release -p crudauth-bench -- all [--requests N] [--connections N]
-//!     [--rounds N] [--logins N] [--no-postgres] [--only NAME]... [--peer PATH]
-//! crudauth-bench server <bare|jwt-minimal|crudauth>
+//!     [--rounds N] [--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]
+//! cargo run --release -p crudauth-bench -- profile [--requests N] [--only NAME]...
+//! crudauth-bench server <bare|jwt-minimal|crudauth|crudauth-tuned>
 //! ```
 //!
 //! `all` starts every server as its own process on loopback, one after
 //! another, drives each with the same fixed number of `GET /me` requests
 //! from the in-process load generator, measures logins, and prints one
-//! table (see BENCHMARKS.md at the repository root).
+//! table (see BENCHMARKS.md at the repository root). `profile` runs each
+//! server under callgrind instead and prints the instructions it executes
+//! per `GET /me`, a figure that the machine's other load does not move.
 
 mod driver;
 mod load;
@@ -19,7 +22,7 @@ mod servers;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: crudauth-bench all [--requests N] [--connections N] [--rounds N] \
-[--logins N] [--no-postgres] [--only NAME]... [--peer PATH]\n       crudauth-bench server <bare|jwt-minimal|crudauth>";
+[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench server <bare|jwt-minimal|crudauth|crudauth-tuned>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,12 +31,16 @@ fn main() -> ExitCode {
             Some(kind) => serve(kind),
             None => Err(USAGE.to_owned()),
         },
-        Some("all") => parse(&args[1..]).and_then(|options| {
-            tokio::runtime::Builder::new_current_thread()
+        Some(verb @ ("all" | "profile")) => parse(&args[1..]).and_then(|options| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| e.to_string())?
-                .block_on(driver::all(options))
+                .map_err(|e| e.to_string())?;
+            if verb == "all" {
+                runtime.block_on(driver::all(options))
+            } else {
+                runtime.block_on(driver::profile(options))
+            }
         }),
         _ => Err(USAGE.to_owned()),
     };
@@ -75,6 +82,7 @@ fn parse(args: &[String]) -> Result<driver::Options, String> {
             "--rounds" => options.rounds = number(value()?)?,
             "--logins" => options.logins = number(value()?)?,
             "--no-postgres" => options.postgres = false,
+            "--tuned" => options.tuned = true,
             "--only" => options.only.push(value()?.clone()),
             "--peer" => options.peer = Some(value()?.into()),
             _ => return Err(format!("unknown argument {arg}\n{USAGE}")),

@@ -12,7 +12,11 @@ use axum::{Json, Router};
 use crudauth::{CrudAuth, CrudAuthConfig, Principal};
 use example_web_and_api::user;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectOptions, ConnectionTrait, Database,
+    DatabaseConnection, DbErr, EntityTrait, Schema,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -26,7 +30,8 @@ pub async fn run(kind: &str) -> Result<(), BoxError> {
     let app = match kind {
         "bare" => bare(),
         "jwt-minimal" => jwt_minimal().await?,
-        "crudauth" => crudauth_app().await?,
+        "crudauth" => crudauth_app(false).await?,
+        "crudauth-tuned" => crudauth_app(true).await?,
         other => return Err(format!("unknown server kind {other:?}").into()),
     };
     println!("listening on http://{}", listener.local_addr()?);
@@ -142,8 +147,38 @@ async fn me_plain(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id }))
 }
 
-async fn crudauth_app() -> Result<Router, BoxError> {
-    let db = example_web_and_api::connect(&env("DATABASE_URL")?).await?;
+/// The example's `connect` with the pool settings a production deployment
+/// would choose: no ping before every query, and for a SQLite file several
+/// connections in WAL mode with `synchronous = NORMAL` (durable across a
+/// process crash; the last commits may be lost on power failure). Only the
+/// diagnostic `--tuned` rows use it.
+async fn connect_tuned(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.sqlx_logging(false).test_before_acquire(false);
+    if url.starts_with("sqlite:") {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        options
+            .max_connections(4 * cores)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+            });
+    }
+    let db = Database::connect(options).await?;
+    let schema = Schema::new(db.get_database_backend());
+    let mut table = schema.create_table_from_entity(user::Entity);
+    table.if_not_exists();
+    db.execute(&table).await?;
+    Ok(db)
+}
+
+async fn crudauth_app(tuned: bool) -> Result<Router, BoxError> {
+    let url = env("DATABASE_URL")?;
+    let db = if tuned {
+        connect_tuned(&url).await?
+    } else {
+        example_web_and_api::connect(&url).await?
+    };
     let auth: CrudAuth =
         example_web_and_api::auth_builder(db, CrudAuthConfig::from_env()?).build()?;
     auth.migrate().await?;
