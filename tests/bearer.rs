@@ -7,10 +7,9 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use common::{Backend, PASSWORD, SECRET, Server, assert_error, start, start_app};
-use crudauth::__private::{Authed, GuardSpec, TransportRef};
 use crudauth::{
     AuthError, BearerTransport, CrudAuth, Principal, SessionTransport, Transport, TransportFuture,
-    UserId,
+    UserId, authed,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
@@ -500,26 +499,33 @@ impl Transport for ApiKey {
     }
 }
 
-struct Optional;
-impl GuardSpec for Optional {
-    const HANDLER: &'static str = "optional";
-    const OPTIONAL: bool = true;
-}
-
-struct SessionOrBearer;
-impl GuardSpec for SessionOrBearer {
-    const HANDLER: &'static str = "session_or_bearer";
-    const TRANSPORTS: &'static [TransportRef] = &[
-        TransportRef::Named("session"),
-        TransportRef::Named("bearer"),
-    ];
-}
-
 fn who(user: Option<Principal>) -> axum::Json<Value> {
     axum::Json(match user {
         Some(user) => json!({ "id": user.user_id, "transport": user.transport }),
         None => json!({ "id": null }),
     })
+}
+
+#[authed(optional)]
+async fn optional(user: Option<Principal>) -> axum::Json<Value> {
+    who(user)
+}
+
+#[authed(transport = ["session", "bearer"])]
+async fn session_or_bearer(user: Principal) -> axum::Json<Value> {
+    who(Some(user))
+}
+
+mod renamed {
+    use crudauth::Principal as Caller;
+    use crudauth::authed;
+
+    /// The macro does not recognise a renamed `Principal`; the parameter
+    /// must still be the principal the narrowed guard admitted.
+    #[authed(transport = "bearer")]
+    pub async fn bearer_only(caller: Caller) -> axum::Json<serde_json::Value> {
+        super::who(Some(caller))
+    }
 }
 
 async fn matrix_server(backend: Backend, bearer_first: bool) -> Server {
@@ -544,18 +550,10 @@ async fn matrix_server(backend: Backend, bearer_first: bool) -> Server {
         },
         |auth| {
             axum::Router::new()
-                .route(
-                    "/opt",
-                    get(|g: Authed<Optional>| async move { who(g.into_option()) }),
-                )
-                .route(
-                    "/opt-post",
-                    post(|g: Authed<Optional>| async move { who(g.into_option()) }),
-                )
-                .route(
-                    "/subset",
-                    get(|g: Authed<SessionOrBearer>| async move { who(Some(g.into_principal())) }),
-                )
+                .route("/opt", get(optional))
+                .route("/opt-post", post(optional))
+                .route("/subset", get(session_or_bearer))
+                .route("/renamed", get(renamed::bearer_only))
                 .with_state(auth.clone())
         },
     )
@@ -717,6 +715,15 @@ async fn precedence_matrix(backend: Backend) {
                 .status(),
             StatusCode::OK
         );
+        // With both credentials, a bearer-only handler sees the bearer's user
+        // even through a renamed `Principal` import.
+        let res: Value = both(Method::GET, "/renamed", &bob_token)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(res, json!({ "id": bob, "transport": "bearer" }));
     }
 }
 

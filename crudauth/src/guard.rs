@@ -196,8 +196,16 @@ pub async fn run_guard<G: GuardSpec>(
     if !G::check(&principal).await {
         return Err(AuthError::AccessDenied);
     }
+    // Later `Principal` extractors in the same request (a renamed import the
+    // macro did not recognise, a middleware) see the principal the gates
+    // passed, not a fresh resolution over every transport.
+    parts.extensions.insert(Guarded(principal.clone()));
     Ok(Some(principal))
 }
+
+/// The principal a guard admitted, for later extractors of the request.
+#[derive(Clone)]
+pub(crate) struct Guarded(pub(crate) Principal);
 
 impl<S, G> FromRequestParts<S> for Authed<G>
 where

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::CrudAuth;
 use crate::error::AuthError;
+use crate::guard::Guarded;
 use crate::principal::Principal;
 
 pub(crate) mod bearer;
@@ -123,6 +124,9 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(guarded) = parts.extensions.get::<Guarded>() {
+            return Ok(guarded.0.clone());
+        }
         let auth = CrudAuth::from_ref(state);
         match resolve(parts, &auth, auth.all_transports()).await {
             Ok(Some(principal)) => Ok(principal),
@@ -143,6 +147,9 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
+        if let Some(guarded) = parts.extensions.get::<Guarded>() {
+            return Ok(Some(guarded.0.clone()));
+        }
         let auth = CrudAuth::from_ref(state);
         resolve(parts, &auth, auth.all_transports())
             .await
