@@ -696,6 +696,9 @@ fn row(name: &str, db: &str, sample: &Sample) -> String {
     )
 }
 
+/// A ratio target: ours, the peer, what it says, and the bound.
+type Target = (RowKey, RowKey, &'static str, fn(f64) -> bool);
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "MISSED" }
 }
@@ -751,7 +754,7 @@ fn print_report(
         );
         ratios.get(ratios.len() / 2).map(|r| (*r, spread))
     };
-    let targets: [(RowKey, RowKey, &str, fn(f64) -> bool); 3] = [
+    let targets: [Target; 3] = [
         (
             (Kind::CrudauthBearer, "sqlite"),
             (Kind::JwtMinimal, "sqlite"),
