@@ -40,7 +40,7 @@ pub struct AppState {
 ///
 /// The database's error.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url.to_owned());
+    let mut options = ConnectOptions::new(sqlite_create_if_missing(url));
     // An unreachable database must turn into a prompt 503, not hold every
     // request for sqlx's 30 s default while it retries refused connections.
     options
@@ -66,6 +66,17 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Ok(db)
 }
 
+/// `sqlite://app.db` means "this file", created on first start: SQLite's
+/// driver would otherwise refuse a file that does not exist yet.
+fn sqlite_create_if_missing(url: &str) -> String {
+    let file = url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=");
+    match (file, url.contains('?')) {
+        (false, _) => url.to_owned(),
+        (true, false) => format!("{url}?mode=rwc"),
+        (true, true) => format!("{url}&mode=rwc"),
+    }
+}
+
 /// The recipe's `CrudAuth`: session first, then bearer; the app serves its
 /// own `/me`.
 pub fn auth_builder(db: DatabaseConnection, config: CrudAuthConfig) -> CrudAuthBuilder {
@@ -78,6 +89,7 @@ pub fn auth_builder(db: DatabaseConnection, config: CrudAuthConfig) -> CrudAuthB
         .me_route(false)
 }
 
+#[authed]
 async fn me(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id }))
 }
