@@ -189,7 +189,7 @@ async fn the_migration_creates_and_drops_the_tables(backend: Backend) {
 mod uuid_user {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, crudauth::AuthUser)]
     #[sea_orm(table_name = "accounts")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -203,30 +203,6 @@ mod uuid_user {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-
-    impl crudauth::AuthUser for Model {
-        type Key = Uuid;
-        fn auth_columns() -> crudauth::AuthColumns<Column> {
-            crudauth::AuthColumns {
-                id: Column::Id,
-                email: Some(Column::Email),
-                username: None,
-                password_hash: Column::PasswordHash,
-                is_active: None,
-                is_superuser: None,
-                email_verified: None,
-            }
-        }
-        fn key(&self) -> Uuid {
-            self.id
-        }
-        fn password_hash(&self) -> &str {
-            &self.password_hash
-        }
-        fn email(&self) -> Option<&str> {
-            Some(&self.email)
-        }
-    }
 }
 
 async fn uuid_keyed_users_work_with_both_transports(backend: Backend) {

@@ -102,12 +102,14 @@ pub mod __private {
     pub use sea_orm;
 
     /// A user entity for the documentation's examples.
+    #[cfg(feature = "macros")]
     pub mod doc_user {
         use sea_orm::entity::prelude::*;
 
         /// A minimal user row.
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, crate::AuthUser)]
         #[sea_orm(table_name = "users")]
+        #[auth(crate = "crate")]
         pub struct Model {
             /// Key.
             #[sea_orm(primary_key)]
@@ -124,29 +126,5 @@ pub mod __private {
         pub enum Relation {}
 
         impl ActiveModelBehavior for ActiveModel {}
-
-        impl crate::AuthUser for Model {
-            type Key = i64;
-            fn auth_columns() -> crate::AuthColumns<Column> {
-                crate::AuthColumns {
-                    id: Column::Id,
-                    email: Some(Column::Email),
-                    username: None,
-                    password_hash: Column::PasswordHash,
-                    is_active: None,
-                    is_superuser: None,
-                    email_verified: None,
-                }
-            }
-            fn key(&self) -> i64 {
-                self.id
-            }
-            fn password_hash(&self) -> &str {
-                &self.password_hash
-            }
-            fn email(&self) -> Option<&str> {
-                Some(&self.email)
-            }
-        }
     }
 }
