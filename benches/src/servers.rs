@@ -19,6 +19,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -148,13 +149,17 @@ async fn me_plain(user: Principal) -> Json<Value> {
 }
 
 /// The example's `connect` with the pool settings a production deployment
-/// would choose: no ping before every query, and for a SQLite file several
+/// would choose: a ping only for a connection idle over 30 s rather than
+/// before every query, and for a SQLite file several
 /// connections in WAL mode with `synchronous = NORMAL` (durable across a
 /// process crash; the last commits may be lost on power failure). Only the
 /// diagnostic `--tuned` rows use it.
 async fn connect_tuned(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
-    options.sqlx_logging(false).test_before_acquire(false);
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire_if_idle_for(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         options
