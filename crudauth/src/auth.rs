@@ -357,7 +357,9 @@ impl CrudAuthBuilder {
                 config: self.config,
                 secret,
                 chain: self.chain,
-                hasher: Hasher::new(),
+                hasher: Hasher::new().map_err(|_| {
+                    ConfigError::Invalid("password hashing", "could not start the hashing threads")
+                })?,
                 jwt,
                 hooks: self.hooks,
             }),

@@ -6,7 +6,6 @@ use axum::http::header::{SET_COOKIE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -51,7 +50,7 @@ pub(super) async fn login(State(auth): State<CrudAuth>, request: Request) -> Res
         // Never adopt a session id the client brought: whatever it names is
         // ended, and a fresh id is issued. Both in one transaction, so that
         // a login failing midway leaves the old session as it was.
-        let txn = auth.db().begin().await?;
+        let txn = crate::store::begin_write(auth.db()).await?;
         if let Some(old) = cookies::find(&parts.headers, &config.cookies.session_name())
             && tokens::well_formed(&old)
             && let Some(row) = sessions::find_live(&txn, &old).await?

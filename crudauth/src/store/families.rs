@@ -4,7 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
+    QueryFilter, QuerySelect, QueryTrait,
 };
 
 use super::{family, refresh};
@@ -57,7 +57,7 @@ pub(crate) async fn create(
 ) -> Result<(String, String), DbErr> {
     let id = uuid::Uuid::new_v4().to_string();
     let at = now();
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     family::Entity::insert(family::ActiveModel {
         id: Set(id.clone()),
         user_id: Set(user_id.to_owned()),
@@ -82,7 +82,7 @@ pub(crate) async fn rotate(db: &DatabaseConnection, token: &str) -> Result<Rotat
         return Err(RotateError::Invalid);
     };
     let at = now();
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let claimed = refresh::Entity::update_many()
         .col_expr(refresh::Column::UsedAt, Expr::value(at))
         .filter(refresh::Column::TokenHash.eq(hash))
