@@ -3,10 +3,13 @@
 
 use std::sync::Once;
 
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
 
 use crate::config::CrudAuthConfig;
-use crate::error::ConfigError;
+use crate::error::{AuthError, ConfigError};
+use crate::tokens::now;
 
 /// Installs jsonwebtoken's RustCrypto provider once per process, so that a
 /// second backend enabled elsewhere in the dependency tree cannot leave it
@@ -22,10 +25,12 @@ pub(crate) fn install_provider() {
 
 /// Signing and verification keys with the issuer and audience in force.
 pub(crate) struct Keys {
-    pub encoding: EncodingKey,
-    pub decoding: DecodingKey,
-    pub issuer: String,
-    pub audience: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    issuer: String,
+    audience: String,
+    /// Built once: every request validates against the same rules.
+    validation: Validation,
 }
 
 impl Keys {
@@ -37,16 +42,23 @@ impl Keys {
             decoding: DecodingKey::from_secret(secret).map_err(weak)?,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
+            validation: validation(&config.issuer, &config.audience),
         })
     }
 }
 
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Header, Validation};
-use serde::{Deserialize, Serialize};
-
-use crate::error::AuthError;
-use crate::tokens::now;
+fn validation(issuer: &str, audience: &str) -> Validation {
+    // The algorithm comes from our configuration, never from the token's
+    // header: a token announcing `none`, HS512 or RS256 is refused.
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+    validation
+}
 
 /// The only accepted `typ` claim of an access token.
 const ACCESS: &str = "access";
@@ -76,19 +88,6 @@ pub(crate) enum Rejected {
 }
 
 impl Keys {
-    fn validation(&self) -> Validation {
-        // The algorithm comes from our configuration, never from the token's
-        // header: a token announcing `none`, HS512 or RS256 is refused.
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        validation
-    }
-
     /// Signs an access token for `sub` in family `sid`.
     pub(crate) fn issue(
         &self,
@@ -120,7 +119,7 @@ impl Keys {
 
     /// Verifies signature, algorithm and every claim.
     pub(crate) fn verify(&self, token: &str) -> Result<Claims, Rejected> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation())
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|err| match err.kind() {
                 ErrorKind::ExpiredSignature => Rejected::Expired,
                 ErrorKind::InvalidSignature => Rejected::Invalid("bad signature"),
