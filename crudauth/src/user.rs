@@ -6,13 +6,13 @@ use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
     DbErr, EntityTrait, FromQueryResult, IdenStatic, IntoActiveModel, Iterable, ModelTrait,
-    QueryFilter, QueryTrait, SqlErr, Value,
+    QueryFilter, QueryTrait, SqlErr, Statement, Value,
 };
 
 use crate::principal::UserId;
@@ -285,11 +285,40 @@ pub(crate) trait UserStore: Send + Sync {
     fn has_email(&self) -> bool;
 }
 
-pub(crate) struct ModelStore<U>(PhantomData<fn() -> U>);
+pub(crate) struct ModelStore<U> {
+    /// The session-and-user query, rendered at its first use: it is the
+    /// same SQL for every request, only the token hash changes.
+    session_sql: OnceLock<String>,
+    model: PhantomData<fn() -> U>,
+}
 
 impl<U> ModelStore<U> {
     pub(crate) fn new() -> Self {
-        Self(PhantomData)
+        Self {
+            session_sql: OnceLock::new(),
+            model: PhantomData,
+        }
+    }
+}
+
+impl<U: AuthUser> ModelStore<U> {
+    /// `SELECT <user columns>, <session columns> FROM users JOIN
+    /// crudauth_sessions ON users.id = CAST(user_id AS ..) WHERE token_hash = ?`
+    fn session_sql(&self, backend: DbBackend, cast: JoinCast) -> &str {
+        self.session_sql.get_or_init(|| {
+            let mut select = U::Entity::find();
+            let query = QueryTrait::query(&mut select);
+            let user_id = Expr::col((session::Entity, session::Column::UserId));
+            let user_id = match cast {
+                JoinCast::Text => user_id,
+                JoinCast::To(sql_type) => Expr::from(Func::cast_as(user_id, Alias::new(sql_type))),
+            };
+            let key = Expr::col((U::Entity::default(), U::auth_columns().id));
+            query.inner_join(session::Entity, key.eq(user_id));
+            select_prefixed::<session::Entity>(query, SESSION_PREFIX);
+            query.and_where(Expr::col((session::Entity, session::Column::TokenHash)).eq(""));
+            backend.build(&*query).sql
+        })
     }
 }
 
@@ -351,19 +380,9 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
                 };
                 return Ok(self.by_id(db, &id).await?.map(|user| (user, row)));
             };
-            let mut select = U::Entity::find();
-            let query = QueryTrait::query(&mut select);
-            let user_id = Expr::col((session::Entity, session::Column::UserId));
-            let user_id = match cast {
-                JoinCast::Text => user_id,
-                JoinCast::To(sql_type) => Expr::from(Func::cast_as(user_id, Alias::new(sql_type))),
-            };
-            let key = Expr::col((U::Entity::default(), U::auth_columns().id));
-            query.inner_join(session::Entity, key.eq(user_id));
-            select_prefixed::<session::Entity>(query, SESSION_PREFIX);
-            query
-                .and_where(Expr::col((session::Entity, session::Column::TokenHash)).eq(token_hash));
-            let Some(row) = db.query_one(&*query).await? else {
+            let sql = self.session_sql(backend, cast).to_owned();
+            let statement = Statement::from_sql_and_values(backend, sql, [token_hash.into()]);
+            let Some(row) = db.query_one_raw(statement).await? else {
                 return Ok(None);
             };
             let user = U::from_query_result(&row, "")?;
