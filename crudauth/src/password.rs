@@ -103,6 +103,9 @@ fn worker(jobs: &Mutex<mpsc::Receiver<Job>>) {
     // Requests come first: a login waits a little longer, a GET does not
     // queue behind argon2 for a core.
     let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+    // Computed before the first login, so that the first unknown user does
+    // not pay for two hashes.
+    let _ = dummy_hash();
     let mut blocks = vec![Block::default(); params().block_count()];
     loop {
         let job = match jobs.lock() {
