@@ -48,7 +48,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            requests: 10_000,
+            requests: 30_000,
             connections: 16,
             rounds: 5,
             logins: 120,
