@@ -71,6 +71,7 @@ enum Kind {
     PairAuthed,
     TunedBearer,
     TunedSession,
+    JwtAll,
 }
 
 impl Kind {
@@ -85,6 +86,7 @@ impl Kind {
             Self::PairAuthed => "crudauth-bearer, `#[authed]`",
             Self::TunedBearer => "crudauth-bearer, tuned pool",
             Self::TunedSession => "crudauth-session, tuned pool",
+            Self::JwtAll => "jwt-minimal, `.all()`",
         }
     }
 }
@@ -269,6 +271,7 @@ async fn prepare_with(
     let started = match kind {
         Kind::Bare => start(own_server("bare", None)),
         Kind::JwtMinimal => start(own_server("jwt-minimal", db.as_ref())),
+        Kind::JwtAll => start(own_server("jwt-minimal-all", db.as_ref())),
         Kind::AxumLogin => {
             let mut command = Command::new(peer);
             command
@@ -291,7 +294,7 @@ async fn prepare_with(
     };
     let req = match kind {
         Kind::Bare => Ok(Req::get("/me")),
-        Kind::JwtMinimal => {
+        Kind::JwtMinimal | Kind::JwtAll => {
             Ok(Req::get("/me").header(AUTHORIZATION, &format!("Bearer {}", mint_jwt())))
         }
         Kind::AxumLogin => session_cookie(&server)
@@ -672,6 +675,7 @@ pub async fn all(options: Options) -> Result<(), String> {
     cases.push((Kind::CrudauthBearer, Backend::Sqlite));
     if options.tuned {
         cases.push((Kind::TunedBearer, Backend::Sqlite));
+        cases.push((Kind::JwtAll, Backend::Sqlite));
     }
     cases.push((Kind::AxumLogin, Backend::Sqlite));
     cases.push((Kind::CrudauthSession, Backend::Sqlite));
@@ -818,6 +822,11 @@ fn print_report(
                 (Kind::TunedSession, "sqlite"),
                 (Kind::AxumLogin, "sqlite"),
                 "diagnostic: crudauth-session, tuned pool ÷ axum-login (sqlite)",
+            ),
+            (
+                (Kind::CrudauthBearer, "sqlite"),
+                (Kind::JwtAll, "sqlite"),
+                "diagnostic: crudauth-bearer ÷ jwt-minimal with `.all()` (sqlite)",
             ),
         ] {
             if let Some((r, spread)) = ratio(ours, peer) {
@@ -999,9 +1008,10 @@ pub async fn profile(options: Options) -> Result<(), String> {
     let wanted = |name: &str| {
         options.only.is_empty() || options.only.iter().any(|o| name.contains(o.as_str()))
     };
-    let cases: [(Kind, Option<&str>); 9] = [
+    let cases: [(Kind, Option<&str>); 10] = [
         (Kind::Bare, None),
         (Kind::JwtMinimal, None),
+        (Kind::JwtAll, None),
         (Kind::AxumLogin, None),
         (Kind::CrudauthBearer, None),
         (Kind::CrudauthSession, None),

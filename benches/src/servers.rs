@@ -30,7 +30,8 @@ pub async fn run(kind: &str) -> Result<(), BoxError> {
     let listener = TcpListener::bind(&addr).await?;
     let app = match kind {
         "bare" => bare(),
-        "jwt-minimal" => jwt_minimal().await?,
+        "jwt-minimal" => jwt_minimal(false).await?,
+        "jwt-minimal-all" => jwt_minimal(true).await?,
         "crudauth" => crudauth_app(false).await?,
         "crudauth-tuned" => crudauth_app(true).await?,
         other => return Err(format!("unknown server kind {other:?}").into()),
@@ -65,6 +66,9 @@ struct JwtState {
     db: DatabaseConnection,
     key: DecodingKey,
     validation: Validation,
+    /// Load the row with `.all()` rather than `.one()`, whose bound `LIMIT`
+    /// makes SQLite re-prepare the statement on every execution.
+    limitless: bool,
 }
 
 /// The user row of a valid `Authorization: Bearer` HS256 token.
@@ -92,9 +96,15 @@ where
             .sub
             .parse()
             .map_err(|_| StatusCode::UNAUTHORIZED)?;
-        let row = user::Entity::find_by_id(id)
-            .one(&state.db)
-            .await
+        let found = if state.limitless {
+            user::Entity::find_by_id(id)
+                .all(&state.db)
+                .await
+                .map(|rows| rows.into_iter().next())
+        } else {
+            user::Entity::find_by_id(id).one(&state.db).await
+        };
+        let row = found
             .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?
             .filter(|u| u.is_active)
             .ok_or(StatusCode::UNAUTHORIZED)?;
@@ -106,7 +116,7 @@ async fn jwt_me(CurrentUser(user): CurrentUser) -> Json<Value> {
     Json(json!({ "id": user.id }))
 }
 
-async fn jwt_minimal() -> Result<Router, BoxError> {
+async fn jwt_minimal(limitless: bool) -> Result<Router, BoxError> {
     // The same connection settings as the crudauth example.
     let db = example_web_and_api::connect(&env("DATABASE_URL")?).await?;
     let email = env("BENCH_EMAIL")?;
@@ -131,6 +141,7 @@ async fn jwt_minimal() -> Result<Router, BoxError> {
         db,
         key: DecodingKey::from_secret(env("BENCH_SECRET")?.as_bytes())?,
         validation,
+        limitless,
     };
     Ok(Router::new().route("/me", get(jwt_me)).with_state(state))
 }
