@@ -289,6 +289,8 @@ pub(crate) struct ModelStore<U> {
     /// The session-and-user query, rendered at its first use: it is the
     /// same SQL for every request, only the token hash changes.
     session_sql: OnceLock<String>,
+    /// The user-and-family query of bearer requests, likewise.
+    family_sql: OnceLock<Option<String>>,
     model: PhantomData<fn() -> U>,
 }
 
@@ -296,12 +298,55 @@ impl<U> ModelStore<U> {
     pub(crate) fn new() -> Self {
         Self {
             session_sql: OnceLock::new(),
+            family_sql: OnceLock::new(),
             model: PhantomData,
         }
     }
 }
 
 impl<U: AuthUser> ModelStore<U> {
+    /// `SELECT <user columns>, family.expires_at, family.revoked_at FROM users
+    /// LEFT JOIN crudauth_token_families family ON family.id = $1 AND
+    /// family.user_id = $2 WHERE users.id = $3`, with `values` in that order.
+    fn family_query(values: [Value; 3]) -> SelectStatement {
+        let [family_id, owner, key] = values;
+        let mut select = U::Entity::find();
+        let query = QueryTrait::query(&mut select);
+        query.left_join(
+            family::Entity,
+            Expr::col((family::Entity, family::Column::Id))
+                .eq(Expr::val(family_id))
+                .and(Expr::col((family::Entity, family::Column::UserId)).eq(Expr::val(owner))),
+        );
+        query.expr_as(
+            Expr::col((family::Entity, family::Column::ExpiresAt)),
+            Alias::new(FAMILY_EXPIRES),
+        );
+        query.expr_as(
+            Expr::col((family::Entity, family::Column::RevokedAt)),
+            Alias::new(FAMILY_REVOKED),
+        );
+        query.and_where(Expr::col((U::Entity::default(), U::auth_columns().id)).eq(Expr::val(key)));
+        query.clone()
+    }
+
+    /// [`Self::family_query`] rendered once, provided its placeholders come
+    /// out in the order the values are bound (checked with marker values).
+    fn family_sql(&self, backend: DbBackend) -> Option<&str> {
+        self.family_sql
+            .get_or_init(|| {
+                let markers: [Value; 3] = [
+                    "crudauth:1".into(),
+                    "crudauth:2".into(),
+                    "crudauth:3".into(),
+                ];
+                let statement = backend.build(&Self::family_query(markers.clone()));
+                let bound = statement.values.map(|v| v.0).unwrap_or_default();
+                (bound == markers).then_some(statement.sql)
+            })
+            .as_deref()
+    }
+
     /// `SELECT <user columns>, <session columns> FROM users JOIN
     /// crudauth_sessions ON users.id = CAST(user_id AS ..) WHERE token_hash = ?`
     fn session_sql(&self, backend: DbBackend, cast: JoinCast) -> &str {
@@ -337,7 +382,8 @@ fn load<U: AuthUser>(model: U) -> LoadedUser {
 }
 
 const SESSION_PREFIX: &str = "crudauth_s_";
-const FAMILY_PREFIX: &str = "crudauth_f_";
+const FAMILY_EXPIRES: &str = "crudauth_f_expires_at";
+const FAMILY_REVOKED: &str = "crudauth_f_revoked_at";
 
 fn lower_eq<C: ColumnTrait>(column: C, value: &str) -> Expr {
     Expr::from(Func::lower(column.into_expr())).eq(value.to_lowercase())
@@ -401,31 +447,22 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             let Some(key) = U::Key::from_user_id(id) else {
                 return Ok(None);
             };
-            let mut select = U::Entity::find().filter(U::auth_columns().id.eq(key));
-            let query = QueryTrait::query(&mut select);
-            query.left_join(
-                family::Entity,
-                Expr::col((family::Entity, family::Column::Id))
-                    .eq(family_id)
-                    .and(Expr::col((family::Entity, family::Column::UserId)).eq(id.to_string())),
-            );
-            select_prefixed::<family::Entity>(query, FAMILY_PREFIX);
-            let Some(row) = db.query_one(&*query).await? else {
+            let backend = db.get_database_backend();
+            let values: [Value; 3] = [family_id.into(), id.to_string().into(), key.clone().into()];
+            let statement = match self.family_sql(backend) {
+                Some(sql) => Statement::from_sql_and_values(backend, sql, values),
+                None => backend.build(&Self::family_query(values)),
+            };
+            let Some(row) = db.query_one_raw(statement).await? else {
                 return Ok(None);
             };
             let user = U::from_query_result(&row, "")?;
-            let family = family::Model::from_query_result_optional(&row, FAMILY_PREFIX)?;
-            let state = match family {
-                Some(f) => FamilyState {
-                    exists: true,
-                    revoked: f.revoked_at.is_some(),
-                    expires_at: f.expires_at,
-                },
-                None => FamilyState {
-                    exists: false,
-                    revoked: false,
-                    expires_at: 0,
-                },
+            let expires_at: Option<i64> = row.try_get_by(FAMILY_EXPIRES)?;
+            let revoked_at: Option<i64> = row.try_get_by(FAMILY_REVOKED)?;
+            let state = FamilyState {
+                exists: expires_at.is_some(),
+                revoked: revoked_at.is_some(),
+                expires_at: expires_at.unwrap_or(0),
             };
             Ok(Some((load(user), state)))
         })
@@ -548,5 +585,22 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
 
     fn has_email(&self) -> bool {
         U::auth_columns().email.is_some()
+    }
+}
+
+#[cfg(all(test, feature = "macros"))]
+mod tests {
+    use super::*;
+    use crate::__private::doc_user;
+
+    #[test]
+    fn the_hot_queries_are_rendered_once_for_every_backend() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            let store = ModelStore::<doc_user::Model>::new();
+            let sql = store.family_sql(backend).expect("placeholders in binding order");
+            assert!(sql.contains("LEFT JOIN"), "{sql}");
+            let cast = i64::join_cast(backend).unwrap();
+            assert!(store.session_sql(backend, cast).contains("JOIN"));
+        }
     }
 }
