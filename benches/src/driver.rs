@@ -573,7 +573,7 @@ async fn run_logins(peer: &Path, options: &Options, kind: Kind) -> Result<Logins
     };
     let mut unknown = Stats::default();
     let mut wrong = Stats::default();
-    for block in 0..8 {
+    for block in 0..16 {
         if block % 2 == 0 {
             let stats = load::drive(
                 server.addr,
