@@ -67,7 +67,10 @@ impl Hasher {
     ) -> Result<T, AuthError> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |blocks| {
-            let _ = reply.send(work(blocks));
+            // The request gave up (client gone, timeout): skip the hash.
+            if !reply.is_closed() {
+                let _ = reply.send(work(blocks));
+            }
         });
         self.jobs.send(job).map_err(|_| AuthError::Unavailable)?;
         answer.await.map_err(|_| AuthError::Unavailable)
@@ -106,7 +109,8 @@ fn worker(jobs: &Mutex<mpsc::Receiver<Job>>) {
     // Computed before the first login, so that the first unknown user does
     // not pay for two hashes.
     let _ = dummy_hash();
-    let mut blocks = vec![Block::default(); params().block_count()];
+    // Grown at the first hash, so that an idle server holds no block memory.
+    let mut blocks = Vec::new();
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
@@ -119,7 +123,15 @@ fn worker(jobs: &Mutex<mpsc::Receiver<Job>>) {
     }
 }
 
+/// Makes `blocks` hold at least `needed` blocks.
+fn reserve(blocks: &mut Vec<Block>, needed: usize) {
+    if blocks.len() < needed {
+        blocks.resize(needed, Block::default());
+    }
+}
+
 fn hash_with(password: &str, blocks: &mut Vec<Block>) -> String {
+    reserve(blocks, params().block_count());
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let mut out = [0u8; 32];
@@ -151,9 +163,7 @@ fn recompute(stored: &PasswordHash, password: &str, blocks: &mut Vec<Block>) -> 
     if needed > MAX_BLOCKS {
         return None;
     }
-    if blocks.len() < needed {
-        blocks.resize(needed, Block::default());
-    }
+    reserve(blocks, needed);
     let mut out = vec![0u8; expected.as_bytes().len()];
     Argon2::new(algorithm, version, params)
         .hash_password_into_with_memory(
