@@ -597,7 +597,9 @@ mod tests {
     fn the_hot_queries_are_rendered_once_for_every_backend() {
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
             let store = ModelStore::<doc_user::Model>::new();
-            let sql = store.family_sql(backend).expect("placeholders in binding order");
+            let sql = store
+                .family_sql(backend)
+                .expect("placeholders in binding order");
             assert!(sql.contains("LEFT JOIN"), "{sql}");
             let cast = i64::join_cast(backend).unwrap();
             assert!(store.session_sql(backend, cast).contains("JOIN"));
