@@ -12,11 +12,7 @@ use axum::{Json, Router};
 use crudauth::{CrudAuth, CrudAuthConfig, Principal};
 use example_web_and_api::user;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectOptions, ConnectionTrait, Database,
-    DatabaseConnection, DbErr, EntityTrait, Schema,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -159,33 +155,13 @@ async fn me_plain(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id }))
 }
 
-/// The example's `connect` with the pool settings a production deployment
-/// would choose: a ping only for a connection idle over 30 s rather than
-/// before every query, and for a SQLite file several
-/// connections in WAL mode with `synchronous = NORMAL` (durable across a
-/// process crash; the last commits may be lost on power failure). Only the
+/// The example's `connect` with one setting changed: a ping only for a
+/// connection idle over 30 s rather than before every use. Only the
 /// diagnostic `--tuned` rows use it.
 async fn connect_tuned(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(3))
-        .test_before_acquire_if_idle_for(Duration::from_secs(30));
-    if url.starts_with("sqlite:") {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-        options
-            .max_connections(4 * cores)
-            .map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-            });
-    }
-    let db = Database::connect(options).await?;
-    let schema = Schema::new(db.get_database_backend());
-    let mut table = schema.create_table_from_entity(user::Entity);
-    table.if_not_exists();
-    db.execute(&table).await?;
-    Ok(db)
+    let mut options = example_web_and_api::connect_options(url);
+    options.test_before_acquire_if_idle_for(Duration::from_secs(30));
+    example_web_and_api::connect_with(options).await
 }
 
 async fn crudauth_app(tuned: bool) -> Result<Router, BoxError> {

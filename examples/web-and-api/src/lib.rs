@@ -34,13 +34,19 @@ pub struct AppState {
     pub jobs: Arc<AtomicU64>,
 }
 
-/// Connects to `url` and creates the users table if needed. An in-memory
-/// SQLite database lives in one connection, so the pool keeps exactly one.
+/// Connects to `url` with [`connect_options`] and creates the users table if
+/// needed.
 ///
 /// # Errors
 ///
 /// The database's error.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(connect_options(url)).await
+}
+
+/// The example's pool settings for `url`. An in-memory SQLite database lives
+/// in one connection, so the pool keeps exactly one.
+pub fn connect_options(url: &str) -> ConnectOptions {
     let mut options = ConnectOptions::new(sqlite_create_if_missing(url));
     // An unreachable database must turn into a prompt 503, not hold every
     // request for sqlx's 30 s default while it retries refused connections.
@@ -64,6 +70,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .synchronous(SqliteSynchronous::Normal)
             });
     }
+    options
+}
+
+/// Connects with `options` and creates the users table if needed.
+///
+/// # Errors
+///
+/// The database's error.
+pub async fn connect_with(options: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
     let db = Database::connect(options).await?;
     let backend = db.get_database_backend();
     let mut table = Schema::new(backend).create_table_from_entity(user::Entity);
