@@ -147,12 +147,12 @@ impl CrudAuth {
     }
 
     /// The mask of the chain restricted to the given transport types.
-    pub(crate) fn mask_of(&self, ids: &[TypeId]) -> Mask {
+    pub(crate) fn mask_of(&self, accepts: impl Fn(TypeId) -> bool) -> Mask {
         self.inner
             .chain
             .iter()
             .enumerate()
-            .filter(|(_, e)| ids.contains(&e.id))
+            .filter(|(_, e)| accepts(e.id))
             .fold(0, |mask, (i, _)| mask | (1 << i))
     }
 

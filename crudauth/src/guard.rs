@@ -171,11 +171,7 @@ pub async fn run_guard<G: GuardSpec>(
     let mask = if G::TRANSPORTS.is_empty() {
         auth.all_transports()
     } else {
-        let ids: Vec<TypeId> = G::TRANSPORTS
-            .iter()
-            .filter_map(TransportRef::type_id)
-            .collect();
-        auth.mask_of(&ids)
+        auth.mask_of(|id| G::TRANSPORTS.iter().any(|t| t.type_id() == Some(id)))
     };
     let Some(principal) = resolve(parts, auth, mask).await? else {
         return if G::OPTIONAL {

@@ -67,7 +67,7 @@ impl CrudAuth {
     }
 
     pub(crate) fn session_only(&self) -> Mask {
-        self.mask_of(&[std::any::TypeId::of::<SessionTransport>()])
+        self.mask_of(|id| id == std::any::TypeId::of::<SessionTransport>())
     }
 
     /// The shared credential check of `/login`, `/token` and
