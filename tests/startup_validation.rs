@@ -51,20 +51,18 @@ async fn build_names_handlers_narrowed_to_a_disabled_transport() {
         .transport(BearerTransport::new())
         .build()
         .unwrap_err();
-    let ConfigError::UnknownTransports(missing) = &err else {
+    let ConfigError::UnknownTransports { handlers } = &err else {
         panic!("expected UnknownTransports, got {err:?}");
     };
+    let named: Vec<_> = handlers
+        .iter()
+        .map(|h| (h.handler.as_str(), h.transport.as_str()))
+        .collect();
     assert_eq!(
-        missing,
-        &[
-            (
-                "startup_validation::account".to_owned(),
-                "\"session\"".to_owned()
-            ),
-            (
-                "startup_validation::either".to_owned(),
-                "\"session\"".to_owned()
-            ),
+        named,
+        [
+            ("startup_validation::account", "\"session\""),
+            ("startup_validation::either", "\"session\""),
         ]
     );
     let message = err.to_string();

@@ -141,11 +141,21 @@ async fn hooks_see_every_account_event(backend: Backend) {
     assert_eq!(
         *events.lock().unwrap(),
         vec![
-            AuthEvent::Registered(id.clone()),
-            AuthEvent::LoggedIn(id.clone(), "session"),
-            AuthEvent::LoggedIn(id.clone(), "bearer"),
-            AuthEvent::PasswordChanged(id.clone()),
-            AuthEvent::LoggedOut(id),
+            AuthEvent::Registered {
+                user_id: id.clone()
+            },
+            AuthEvent::LoggedIn {
+                user_id: id.clone(),
+                transport: "session"
+            },
+            AuthEvent::LoggedIn {
+                user_id: id.clone(),
+                transport: "bearer"
+            },
+            AuthEvent::PasswordChanged {
+                user_id: id.clone()
+            },
+            AuthEvent::LoggedOut { user_id: id },
         ]
     );
 }

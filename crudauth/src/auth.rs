@@ -1,91 +1,24 @@
-//! [`CrudAuth`]: the configured state every extractor and route reads, and
-//! its builder.
+//! [`CrudAuth`]'s public face: its builder and every method an application
+//! calls, each delegating to the module that does the work.
 
 use std::any::TypeId;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
 use crate::config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
-use crate::error::{AuthError, ConfigError};
+use crate::error::ConfigError;
+use crate::events::AuthEvent;
+use crate::layer::AuthLayer;
 use crate::password::Hasher;
-use crate::principal::UserId;
-use crate::transport::{ChainEntry, Mask, Transport};
-use crate::user::{AuthUser, LoadedUser, ModelStore, UserStore};
-use crate::{guard, jwt};
-
-/// Something that happened to an account, passed to hooks registered with
-/// [`CrudAuthBuilder::hook`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuthEvent {
-    /// A user registered through `POST /register`.
-    Registered(UserId),
-    /// A user logged in (`/login` or `/token`); the transport's name.
-    LoggedIn(UserId, &'static str),
-    /// A session ended through `POST /logout`.
-    LoggedOut(UserId),
-    /// A user changed their password.
-    PasswordChanged(UserId),
-}
-
-type Hook = Arc<dyn Fn(&AuthEvent) + Send + Sync>;
-
-/// Authentication for an axum application: configuration, the transport
-/// chain and the database handle. Cheap to clone; put it in the router state.
-///
-/// # Examples
-///
-/// ```no_run
-/// # async fn run(db: sea_orm::DatabaseConnection) -> Result<(), Box<dyn std::error::Error>> {
-/// # mod user { pub type Model = crudauth::__private::doc_user::Model; }
-/// use crudauth::{BearerTransport, CrudAuth, SessionTransport};
-///
-/// let auth = CrudAuth::builder()
-///     .database(db)
-///     .user_model::<user::Model>()
-///     .secret_key(std::env::var("CRUDAUTH_SECRET_KEY")?)
-///     .transport(SessionTransport::new())
-///     .transport(BearerTransport::new())
-///     .build()?;
-/// auth.migrate().await?;
-/// let app: axum::Router = auth.router().with_state(auth);
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct CrudAuth {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    db: DatabaseConnection,
-    users: Box<dyn UserStore>,
-    config: CrudAuthConfig,
-    secret: Vec<u8>,
-    chain: Vec<ChainEntry>,
-    hasher: Hasher,
-    jwt: jwt::Keys,
-    hooks: Vec<Hook>,
-}
-
-impl fmt::Debug for CrudAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CrudAuth")
-            .field(
-                "transports",
-                &self
-                    .inner
-                    .chain
-                    .iter()
-                    .map(|e| e.transport.name())
-                    .collect::<Vec<_>>(),
-            )
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
-    }
-}
+use crate::state::{ChainEntry, CrudAuth, Hook, Inner, Transport};
+use crate::store::users::{ModelStore, UserStore};
+use crate::user::AuthUser;
+use crate::{jwt, registry, routes};
 
 impl CrudAuth {
     /// Starts a builder with the secure defaults.
@@ -122,65 +55,39 @@ impl CrudAuth {
             .collect()
     }
 
-    pub(crate) fn secret(&self) -> &[u8] {
-        &self.inner.secret
+    /// The built-in routes: `/register`, `/me` (unless switched off),
+    /// `/logout-all`, `/change-password`, plus `/login`, `/logout`,
+    /// `/sessions` with the session transport and `/token`, `/refresh`,
+    /// `/revoke` with the bearer transport.
+    ///
+    /// They read their own bodies (64 KiB at most, JSON or a form); add
+    /// [`CrudAuth::layer`] around the whole application for the same duties
+    /// on your routes and JSON answers from the router itself (404, 405).
+    pub fn router<S>(&self) -> Router<S>
+    where
+        CrudAuth: FromRef<S>,
+        S: Clone + Send + Sync + 'static,
+    {
+        routes::router(self)
     }
 
-    pub(crate) fn users(&self) -> &dyn UserStore {
-        self.inner.users.as_ref()
-    }
-
-    pub(crate) fn hasher(&self) -> &Hasher {
-        &self.inner.hasher
-    }
-
-    pub(crate) fn jwt(&self) -> &jwt::Keys {
-        &self.inner.jwt
-    }
-
-    pub(crate) fn chain(&self) -> &[ChainEntry] {
-        &self.inner.chain
-    }
-
-    pub(crate) fn all_transports(&self) -> Mask {
-        (1 << self.inner.chain.len()) - 1
-    }
-
-    /// The mask of the chain restricted to the given transport types.
-    pub(crate) fn mask_of(&self, accepts: impl Fn(TypeId) -> bool) -> Mask {
-        self.inner
-            .chain
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| accepts(e.id))
-            .fold(0, |mask, (i, _)| mask | (1 << i))
-    }
-
-    pub(crate) fn has_transport<T: Transport>(&self) -> bool {
-        self.inner.chain.iter().any(|e| e.id == TypeId::of::<T>())
-    }
-
-    pub(crate) fn challenges_bearer(&self) -> bool {
-        self.has_transport::<crate::BearerTransport>()
-    }
-
-    pub(crate) fn emit(&self, event: AuthEvent) {
-        for hook in &self.inner.hooks {
-            hook(&event);
-        }
-    }
-
-    /// Loads an active user by the text form of its key, as stored in
-    /// crudauth's tables and tokens.
-    pub(crate) async fn user_by_stored_id(
-        &self,
-        raw: &str,
-    ) -> Result<Option<LoadedUser>, AuthError> {
-        let Some(id) = self.inner.users.parse_id(raw) else {
-            return Ok(None);
-        };
-        let user = self.inner.users.by_id(&self.inner.db, &id).await?;
-        Ok(user.filter(|u| u.is_active))
+    /// A layer for the whole application: bodies over 64 KiB get 413 before
+    /// any work, an HTML form's `csrf_token` field satisfies the session
+    /// transport's CSRF check, and axum's plain-text 400/404/405/413/415/422
+    /// answers become crudauth's JSON errors. Add it as the outermost layer.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn app(auth: crudauth::CrudAuth) -> axum::Router {
+    /// axum::Router::new()
+    ///     .merge(auth.router())
+    ///     .layer(auth.layer())
+    ///     .with_state(auth)
+    /// # }
+    /// ```
+    pub fn layer(&self) -> AuthLayer {
+        AuthLayer::new(self.clone())
     }
 }
 
@@ -326,7 +233,10 @@ impl CrudAuthBuilder {
             return Err(ConfigError::NoTransport);
         }
         if self.chain.len() > 63 {
-            return Err(ConfigError::Invalid("transport", "at most 63 transports"));
+            return Err(ConfigError::Invalid {
+                setting: "transport",
+                reason: "at most 63 transports",
+            });
         }
         for (i, entry) in self.chain.iter().enumerate() {
             if self.chain[..i].iter().any(|e| e.id == entry.id) {
@@ -334,20 +244,20 @@ impl CrudAuthBuilder {
             }
         }
         if self.config.session_idle.is_zero() || self.config.session_absolute.is_zero() {
-            return Err(ConfigError::Invalid(
-                "session timeouts",
-                "must be at least one second",
-            ));
+            return Err(ConfigError::Invalid {
+                setting: "session timeouts",
+                reason: "must be at least one second",
+            });
         }
         if self.config.access_ttl.is_zero() {
-            return Err(ConfigError::Invalid(
-                "access_ttl",
-                "must be at least one second",
-            ));
+            return Err(ConfigError::Invalid {
+                setting: "access_ttl",
+                reason: "must be at least one second",
+            });
         }
-        let missing = guard::unknown_transports(&self.chain);
-        if !missing.is_empty() {
-            return Err(ConfigError::UnknownTransports(missing));
+        let handlers = registry::unknown_transports(&self.chain);
+        if !handlers.is_empty() {
+            return Err(ConfigError::UnknownTransports { handlers });
         }
         let jwt = jwt::Keys::new(&secret, &self.config)?;
         Ok(CrudAuth {
@@ -357,8 +267,9 @@ impl CrudAuthBuilder {
                 config: self.config,
                 secret,
                 chain: self.chain,
-                hasher: Hasher::new().map_err(|_| {
-                    ConfigError::Invalid("password hashing", "could not start the hashing threads")
+                hasher: Hasher::new().map_err(|_| ConfigError::Invalid {
+                    setting: "password hashing",
+                    reason: "could not start the hashing threads",
                 })?,
                 jwt,
                 hooks: self.hooks,

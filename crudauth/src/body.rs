@@ -2,14 +2,13 @@
 //! at most 64 KiB, with the SPEC's status for each kind of bad input.
 
 use axum::body::Body;
-use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::csrf::{FORM_FIELD, FormToken};
+use crate::csrf;
 use crate::error::AuthError;
 
 /// The largest body crudauth reads.
@@ -59,23 +58,15 @@ pub(crate) async fn bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, Auth
         .map_err(|_| AuthError::PayloadTooLarge(LIMIT))
 }
 
-/// The `csrf_token` field of a urlencoded body.
-pub(crate) fn form_csrf_token(raw: &[u8]) -> Option<String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == FORM_FIELD)
-        .map(|(_, v)| v)
-}
-
 /// Reads and decodes the body of a built-in route. A form's `csrf_token`
-/// field is put in the request's extensions for the session transport.
+/// field is kept in `extensions` for the session transport.
 pub(crate) async fn read<T: DeserializeOwned>(
-    parts: &mut Parts,
+    headers: &HeaderMap,
+    extensions: &mut Extensions,
     body: Body,
 ) -> Result<T, AuthError> {
-    let raw = bytes(&parts.headers, body).await?;
-    let kind = match kind(&parts.headers) {
+    let raw = bytes(headers, body).await?;
+    let kind = match kind(headers) {
         Some(kind) => kind,
         // No content type and no body: an empty JSON object, so that routes
         // whose fields are all optional (logout) need no body at all.
@@ -86,9 +77,7 @@ pub(crate) async fn read<T: DeserializeOwned>(
         Kind::Json if raw.iter().all(u8::is_ascii_whitespace) => decode_json(b"{}"),
         Kind::Json => decode_json(&raw),
         Kind::Form => {
-            if let Some(token) = form_csrf_token(&raw) {
-                parts.extensions.insert(FormToken(token));
-            }
+            csrf::capture_form_field(extensions, &raw);
             serde_urlencoded::from_bytes(&raw).map_err(|e| AuthError::Invalid(e.to_string()))
         }
         Kind::Other => Err(AuthError::UnsupportedMediaType),

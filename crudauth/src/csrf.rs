@@ -2,7 +2,7 @@
 //! token bound to the session, plus `Sec-Fetch-Site` / `Origin` checks.
 
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{Extensions, HeaderMap, Method, header};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -11,14 +11,37 @@ use crate::error::AuthError;
 use crate::tokens::b64;
 
 /// The request header carrying the token.
-pub(crate) const HEADER: &str = "x-csrf-token";
+const HEADER: &str = "x-csrf-token";
 /// The form field carrying the token.
-pub(crate) const FORM_FIELD: &str = "csrf_token";
+const FORM_FIELD: &str = "csrf_token";
 
-/// The `csrf_token` form field of a urlencoded body, put in the request
-/// extensions by whoever read the body.
+/// The `csrf_token` field of a urlencoded body, kept in the request's
+/// extensions by whoever read the body (the layer for the application's
+/// routes, the body extractor for the built-in ones).
 #[derive(Debug, Clone)]
-pub(crate) struct FormToken(pub String);
+struct FormToken(String);
+
+/// Keeps the `csrf_token` field of a urlencoded body for [`verify`].
+pub(crate) fn capture_form_field(extensions: &mut Extensions, raw: &[u8]) {
+    if extensions.get::<FormToken>().is_some() {
+        return;
+    }
+    let field = serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
+        .ok()
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == FORM_FIELD));
+    if let Some((_, token)) = field {
+        extensions.insert(FormToken(token));
+    }
+}
+
+/// Whether an unsafe request's CSRF token can only be in its form body: the
+/// layer then reads the body to capture it.
+pub(crate) fn token_may_be_in_form(parts: &Parts, is_form: bool) -> bool {
+    is_form
+        && !is_safe(&parts.method)
+        && !parts.headers.contains_key(HEADER)
+        && parts.extensions.get::<FormToken>().is_none()
+}
 
 /// Methods that change nothing and need no token (RFC 9110 section 9.2.1).
 pub(crate) fn is_safe(method: &Method) -> bool {

@@ -1,5 +1,5 @@
-//! The two error types: [`ConfigError`] for a wrong setup, [`AuthError`] for a
-//! refused request.
+//! The error types: [`ConfigError`] for a wrong setup, [`AuthError`] for a
+//! refused request, and [`AuthRejection`], the error as extractors answer it.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,8 +29,11 @@ pub enum ConfigError {
     #[error("transport \"{0}\" is enabled twice; each transport may appear once in the chain")]
     DuplicateTransport(&'static str),
     /// `#[authed]` handlers narrow to transports this `CrudAuth` does not enable.
-    #[error("{}", render_unknown_transports(.0))]
-    UnknownTransports(Vec<(String, String)>),
+    #[error("{}", render_unknown_transports(handlers))]
+    UnknownTransports {
+        /// Each handler and the transport it names.
+        handlers: Vec<NarrowedHandler>,
+    },
     /// An environment variable holds a value that cannot be used.
     #[error("environment variable {name}={value:?} is invalid: {reason}")]
     BadEnv {
@@ -42,15 +45,30 @@ pub enum ConfigError {
         reason: &'static str,
     },
     /// A setting is out of range.
-    #[error("invalid setting `{0}`: {1}")]
-    Invalid(&'static str, &'static str),
+    #[error("invalid setting `{setting}`: {reason}")]
+    Invalid {
+        /// The setting.
+        setting: &'static str,
+        /// What it must be.
+        reason: &'static str,
+    },
 }
 
-fn render_unknown_transports(list: &[(String, String)]) -> String {
+/// A `#[authed]` handler that names a transport the chain lacks.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct NarrowedHandler {
+    /// `module::path::handler`.
+    pub handler: String,
+    /// The transport, as written: `"bearer"` or `` `path::Type` ``.
+    pub transport: String,
+}
+
+fn render_unknown_transports(list: &[NarrowedHandler]) -> String {
     let mut out = String::from(
         "handlers narrow to transports this CrudAuth does not enable (add them with `.transport(..)`):",
     );
-    for (handler, transport) in list {
+    for NarrowedHandler { handler, transport } in list {
         out.push_str(&format!(
             "\n  - handler `{handler}` requires transport {transport}"
         ));
@@ -166,22 +184,6 @@ impl AuthError {
             Self::Unavailable => "unavailable",
         }
     }
-
-    /// Renders the error, adding the RFC 6750 challenge on 401s when the
-    /// application accepts bearer tokens.
-    pub(crate) fn into_response_with(self, bearer_challenge: bool) -> Response {
-        let mut response = self.clone().into_response();
-        if bearer_challenge && self.status() == StatusCode::UNAUTHORIZED {
-            let value = match self {
-                Self::InvalidToken(_) => "Bearer error=\"invalid_token\"",
-                _ => "Bearer",
-            };
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
-        }
-        response
-    }
 }
 
 impl From<sea_orm::DbErr> for AuthError {
@@ -202,6 +204,101 @@ impl IntoResponse for AuthError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
+        if self.status() == StatusCode::UNAUTHORIZED {
+            response.extensions_mut().insert(Unauthorized {
+                invalid_token: matches!(self, Self::InvalidToken(_)),
+            });
+        }
         response
+    }
+}
+
+/// Marks a 401 rendered from an [`AuthError`], for [`add_bearer_challenge`].
+#[derive(Debug, Clone, Copy)]
+struct Unauthorized {
+    invalid_token: bool,
+}
+
+/// Adds the RFC 6750 challenge to a 401 that crudauth rendered; the one
+/// place that writes `WWW-Authenticate`.
+pub(crate) fn add_bearer_challenge(mut response: Response) -> Response {
+    if let Some(marker) = response.extensions().get::<Unauthorized>().copied() {
+        let value = if marker.invalid_token {
+            "Bearer error=\"invalid_token\""
+        } else {
+            "Bearer"
+        };
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// The rejection of crudauth's extractors ([`Principal`](crate::Principal),
+/// `Option<Principal>`, the `#[authed]` guard): an [`AuthError`] answered as
+/// its JSON body, with `WWW-Authenticate: Bearer` on 401s when the
+/// application accepts bearer tokens.
+///
+/// # Examples
+///
+/// ```
+/// use axum::Json;
+/// use crudauth::{AuthRejection, Principal};
+///
+/// async fn whoami(user: Result<Principal, AuthRejection>) -> Json<serde_json::Value> {
+///     match user {
+///         Ok(user) => Json(serde_json::json!({ "id": user.user_id })),
+///         Err(why) => Json(serde_json::json!({ "anonymous": why.error().code() })),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRejection {
+    error: AuthError,
+    bearer_challenge: bool,
+}
+
+impl AuthRejection {
+    pub(crate) fn new(error: AuthError, bearer_challenge: bool) -> Self {
+        Self {
+            error,
+            bearer_challenge,
+        }
+    }
+
+    /// Why the request was refused.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+
+    /// The error, for handlers that answer it their own way.
+    pub fn into_error(self) -> AuthError {
+        self.error
+    }
+}
+
+impl From<AuthRejection> for AuthError {
+    fn from(rejection: AuthRejection) -> Self {
+        rejection.error
+    }
+}
+
+impl std::fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for AuthRejection {}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let response = self.error.into_response();
+        if self.bearer_challenge {
+            add_bearer_challenge(response)
+        } else {
+            response
+        }
     }
 }

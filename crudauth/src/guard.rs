@@ -1,21 +1,18 @@
-//! What `#[authed(...)]` expands to: a typed guard extractor running the
-//! gates in order (authenticate → superuser → verified → scopes → check), and
-//! the link-time registry of narrowed handlers that `build()` validates.
+//! What `#[authed(...)]` expands to: a [`GuardSpec`] per handler and the
+//! gates run in order (authenticate → superuser → verified → scopes →
+//! check). The extractor itself is in `extract.rs`.
 
 use std::any::TypeId;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
-use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::response::Response;
 
-use crate::auth::CrudAuth;
 use crate::error::AuthError;
 use crate::principal::Principal;
-use crate::transport::{ChainEntry, Transport, resolve};
-use crate::{BearerTransport, SessionTransport};
+use crate::state::{CrudAuth, Transport};
+use crate::transport::{self, resolve};
 
 /// A transport named in `#[authed(transport = ..)]`.
 #[derive(Debug, Clone, Copy)]
@@ -32,16 +29,14 @@ pub enum TransportRef {
 }
 
 impl TransportRef {
-    fn type_id(&self) -> Option<TypeId> {
+    pub(crate) fn type_id(&self) -> Option<TypeId> {
         match self {
-            Self::Named(SessionTransport::NAME) => Some(TypeId::of::<SessionTransport>()),
-            Self::Named(BearerTransport::NAME) => Some(TypeId::of::<BearerTransport>()),
-            Self::Named(_) => None,
+            Self::Named(name) => transport::builtin(name),
             Self::Type { id, .. } => Some(id()),
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Self::Named(name) => format!("\"{name}\""),
             Self::Type { name, .. } => format!("`{name}`"),
@@ -53,38 +48,6 @@ impl TransportRef {
 /// when the type is not a [`Transport`].
 pub fn transport_id<T: Transport>() -> TypeId {
     TypeId::of::<T>()
-}
-
-/// One `#[authed]` handler that narrows its transports, collected at link
-/// time.
-#[derive(Debug)]
-pub struct GuardRegistration {
-    /// `module::path::handler`.
-    pub handler: &'static str,
-    /// The transports it accepts.
-    pub transports: &'static [TransportRef],
-}
-
-inventory::collect!(GuardRegistration);
-
-/// Every (handler, transport) pair naming a transport the chain lacks.
-pub(crate) fn unknown_transports(chain: &[ChainEntry]) -> Vec<(String, String)> {
-    let mut missing = Vec::new();
-    for registration in inventory::iter::<GuardRegistration> {
-        for transport in registration.transports {
-            let enabled = transport
-                .type_id()
-                .is_some_and(|id| chain.iter().any(|e| e.id == id));
-            if !enabled {
-                missing.push((registration.handler.to_owned(), transport.describe()));
-            }
-        }
-    }
-    missing.sort();
-    // A handler expanded twice (as `#[axum::debug_handler]` does when it is
-    // the outer attribute) registers twice.
-    missing.dedup();
-    missing
 }
 
 /// The verdict of a `check` gate.
@@ -142,7 +105,10 @@ impl<'a, F: Future<Output = bool> + Send + 'a> CheckOutput<'a, AsyncCheck> for F
 }
 
 /// The extractor `#[authed]` puts in place of the principal parameter.
-pub struct Authed<G>(Option<Principal>, PhantomData<fn() -> G>);
+pub struct Authed<G>(
+    pub(crate) Option<Principal>,
+    pub(crate) PhantomData<fn() -> G>,
+);
 
 impl<G> std::fmt::Debug for Authed<G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -169,9 +135,11 @@ pub async fn run_guard<G: GuardSpec>(
     auth: &CrudAuth,
 ) -> Result<Option<Principal>, AuthError> {
     let mask = if G::TRANSPORTS.is_empty() {
-        auth.all_transports()
+        transport::all(auth)
     } else {
-        auth.mask_of(|id| G::TRANSPORTS.iter().any(|t| t.type_id() == Some(id)))
+        transport::mask_of(auth, |id| {
+            G::TRANSPORTS.iter().any(|t| t.type_id() == Some(id))
+        })
     };
     let Some(principal) = resolve(parts, auth, mask).await? else {
         return if G::OPTIONAL {
@@ -192,30 +160,5 @@ pub async fn run_guard<G: GuardSpec>(
     if !G::check(&principal).await {
         return Err(AuthError::AccessDenied);
     }
-    // Later `Principal` extractors in the same request (a renamed import the
-    // macro did not recognise, a middleware) see the principal the gates
-    // passed, not a fresh resolution over every transport.
-    parts.extensions.insert(Guarded(principal.clone()));
     Ok(Some(principal))
-}
-
-/// The principal a guard admitted, for later extractors of the request.
-#[derive(Clone)]
-pub(crate) struct Guarded(pub(crate) Principal);
-
-impl<S, G> FromRequestParts<S> for Authed<G>
-where
-    G: GuardSpec,
-    CrudAuth: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let auth = CrudAuth::from_ref(state);
-        match run_guard::<G>(parts, &auth).await {
-            Ok(principal) => Ok(Self(principal, PhantomData)),
-            Err(err) => Err(auth.reject(err)),
-        }
-    }
 }

@@ -1,75 +1,100 @@
-//! [`CrudAuth::layer`]: the request-level duties that no extractor can do:
-//! the 64 KiB body limit, the `csrf_token` form field for the session
-//! transport, and JSON bodies on the framework's own 4xx answers.
+//! [`AuthLayer`]: the request-level duties no extractor can do for the
+//! application's own routes: the 64 KiB body limit, the `csrf_token` field
+//! of HTML forms for the session transport, and JSON bodies on the
+//! framework's own 4xx answers.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use tower::{Layer, Service};
 
-use crate::auth::CrudAuth;
 use crate::body::{self, Kind, LIMIT};
-use crate::csrf::{self, FormToken};
 use crate::error::AuthError;
+use crate::state::CrudAuth;
+use crate::{client, csrf};
 
-impl CrudAuth {
-    /// A layer for the whole application: bodies over 64 KiB get 413 before
-    /// any work, an HTML form's `csrf_token` field satisfies the session
-    /// transport's CSRF check, and axum's plain-text 400/404/405/413/415/422
-    /// answers become crudauth's JSON errors. [`CrudAuth::router`] is already
-    /// wrapped in it; add it to your own router as the outermost layer.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # fn app(auth: crudauth::CrudAuth) -> axum::Router {
-    /// axum::Router::new()
-    ///     .merge(auth.router())
-    ///     .layer(auth.layer())
-    ///     .with_state(auth)
-    /// # }
-    /// ```
-    pub fn layer(&self) -> AuthLayer {
-        middleware::from_fn(run as fn(Request, Next) -> LayerFuture)
+/// The layer returned by [`CrudAuth::layer`]: add it to the whole
+/// application, outermost.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    auth: CrudAuth,
+}
+
+impl AuthLayer {
+    pub(crate) fn new(auth: CrudAuth) -> Self {
+        Self { auth }
     }
 }
 
-/// The layer returned by [`CrudAuth::layer`].
-pub type AuthLayer = middleware::FromFnLayer<fn(Request, Next) -> LayerFuture, (), (Request,)>;
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
 
-/// The future of [`CrudAuth::layer`]'s middleware.
-pub type LayerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
-
-fn run(request: Request, next: Next) -> LayerFuture {
-    Box::pin(handle(request, next))
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            auth: self.auth.clone(),
+        }
+    }
 }
 
-async fn handle(request: Request, next: Next) -> Response {
+/// The service of [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    auth: CrudAuth,
+}
+
+impl<S> Service<Request> for AuthService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The clone is the one that was not made ready; keep the ready one.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(handle(inner, self.auth.clone(), request))
+    }
+}
+
+async fn handle<S>(mut inner: S, auth: CrudAuth, request: Request) -> Result<Response, Infallible>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    client::warn_without_peer(&request, auth.inner.config.trusted_proxy_hops);
     if let Err(err) = body::check_length(request.headers()) {
-        return err.into_response();
+        return Ok(err.into_response());
     }
     let (mut parts, body) = request.into_parts();
-    let body = if !csrf::is_safe(&parts.method)
-        && body::kind(&parts.headers) == Some(Kind::Form)
-        && !parts.headers.contains_key(csrf::HEADER)
-        && parts.extensions.get::<FormToken>().is_none()
-    {
+    let is_form = body::kind(&parts.headers) == Some(Kind::Form);
+    let body = if csrf::token_may_be_in_form(&parts, is_form) {
         let raw = match axum::body::to_bytes(body, LIMIT).await {
             Ok(raw) => raw,
-            Err(_) => return AuthError::PayloadTooLarge(LIMIT).into_response(),
+            Err(_) => return Ok(AuthError::PayloadTooLarge(LIMIT).into_response()),
         };
-        if let Some(token) = body::form_csrf_token(&raw) {
-            parts.extensions.insert(FormToken(token));
-        }
+        csrf::capture_form_field(&mut parts.extensions, &raw);
         Body::from(raw)
     } else {
         Body::new(http_body_util::Limited::new(body, LIMIT))
     };
-    let response = next.run(Request::from_parts(parts, body)).await;
-    jsonify(response).await
+    let response = inner.call(Request::from_parts(parts, body)).await?;
+    Ok(jsonify(response).await)
 }
 
 /// Rewrites a plain-text client-error answer of the framework (an unknown

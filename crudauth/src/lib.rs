@@ -7,7 +7,15 @@
 //! ```no_run
 //! use axum::{routing::get, Json, Router};
 //! use crudauth::{BearerTransport, CrudAuth, Principal, SessionTransport, authed};
-//! # mod user { pub type Model = crudauth::__private::doc_user::Model; }
+//! # mod user {
+//! #     use sea_orm::entity::prelude::*;
+//! #     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, crudauth::AuthUser)]
+//! #     #[sea_orm(table_name = "users")]
+//! #     pub struct Model { #[sea_orm(primary_key)] pub id: i64, pub email: String, pub password_hash: String }
+//! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//! #     pub enum Relation {}
+//! #     impl ActiveModelBehavior for ActiveModel {}
+//! # }
 //!
 //! #[authed]
 //! async fn me(user: Principal) -> Json<serde_json::Value> {
@@ -48,36 +56,44 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// In the order a request flows through them; each module uses only the
+// ones listed above it (`auth` is the public face over all of them).
 mod auth;
 mod body;
+mod client;
 mod config;
 mod cookies;
+mod credentials;
 mod csrf;
 mod error;
+mod events;
+mod extract;
 mod guard;
 mod jwt;
 mod layer;
 mod lockout;
 mod password;
 mod principal;
+mod registry;
 mod routes;
+mod state;
 mod store;
 mod tokens;
 mod transport;
 mod user;
-mod user_fields;
 
-pub use auth::{AuthEvent, CrudAuth, CrudAuthBuilder};
+pub use auth::CrudAuthBuilder;
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
-pub use error::{AuthError, ConfigError};
-pub use layer::{AuthLayer, LayerFuture};
+pub use error::{AuthError, AuthRejection, ConfigError, NarrowedHandler};
+pub use events::AuthEvent;
+pub use layer::{AuthLayer, AuthService};
 pub use password::hash_password_blocking;
 pub use principal::{Principal, UserId};
+pub use state::{CrudAuth, Transport, TransportFuture};
 #[cfg(feature = "migration")]
 pub use store::migration::Migration;
 pub use transport::bearer::BearerTransport;
 pub use transport::session::SessionTransport;
-pub use transport::{Transport, TransportFuture};
 pub use user::{AuthColumns, AuthUser, UserKey};
 
 #[cfg(feature = "macros")]
@@ -91,40 +107,14 @@ pub use crudauth_macros::authed;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::guard::{
-        AsyncCheck, Authed, CheckFuture, CheckOutput, GuardRegistration, GuardSpec, SyncCheck,
-        TransportRef, run_guard, transport_id,
+        AsyncCheck, Authed, CheckFuture, CheckOutput, GuardSpec, SyncCheck, TransportRef,
+        run_guard, transport_id,
     };
     pub use crate::principal::Principal;
+    pub use crate::registry::GuardRegistration;
+    pub use crate::user::fields::{FlagField, HashField, KeyField, ScopesField, TextField};
     pub use crate::user::{AuthColumns, AuthUser, UserKey};
-    pub use crate::user_fields::{FlagField, HashField, KeyField, ScopesField, TextField};
     pub use axum;
     pub use inventory;
     pub use sea_orm;
-
-    /// A user entity for the documentation's examples.
-    #[cfg(feature = "macros")]
-    pub mod doc_user {
-        use sea_orm::entity::prelude::*;
-
-        /// A minimal user row.
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, crate::AuthUser)]
-        #[sea_orm(table_name = "users")]
-        #[auth(crate = "crate")]
-        pub struct Model {
-            /// Key.
-            #[sea_orm(primary_key)]
-            pub id: i64,
-            /// Email.
-            #[sea_orm(unique)]
-            pub email: String,
-            /// PHC hash.
-            pub password_hash: String,
-        }
-
-        /// None.
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
 }

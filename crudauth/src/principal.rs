@@ -7,8 +7,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::user::LoadedUser;
-
 /// A user's primary key, as the application's entity defines it.
 ///
 /// Serializes as the underlying key: a JSON number for integer keys, a string
@@ -179,6 +177,29 @@ impl fmt::Debug for Principal {
             .field("scopes", &self.scopes)
             .field("transport", &self.transport)
             .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user row as the runtime needs it, with the typed row kept for
+/// [`Principal::user`](crate::Principal::user).
+#[derive(Clone)]
+pub(crate) struct LoadedUser {
+    pub id: UserId,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub email_verified: bool,
+    pub scopes: Vec<String>,
+    pub row: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for LoadedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedUser")
+            .field("id", &self.id)
             .finish_non_exhaustive()
     }
 }

@@ -1,19 +1,22 @@
 //! `/register`, `/me`, `/change-password`.
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ok_empty, respond};
-use crate::auth::{AuthEvent, CrudAuth};
-use crate::body;
+use super::{emit, ok_empty};
+use crate::credentials::check_password;
 use crate::error::AuthError;
+use crate::events::AuthEvent;
+use crate::extract::{AnyTransport, Body, Client, Submitted};
+use crate::lockout;
 use crate::principal::Principal;
-use crate::store::sessions;
-use crate::user::CreateError;
+use crate::state::CrudAuth;
+use crate::store::users::CreateError;
+use crate::store::{families, sessions};
 
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 256;
@@ -68,49 +71,53 @@ fn validate_username(username: &str) -> Result<String, AuthError> {
 }
 
 #[derive(Deserialize)]
-struct Register {
+pub(super) struct Register {
     email: Option<String>,
     username: Option<String>,
     password: String,
 }
 
-pub(super) async fn register(State(auth): State<CrudAuth>, request: Request) -> Response {
-    let result = async {
-        let (mut parts, body) = request.into_parts();
-        let form: Register = body::read(&mut parts, body).await?;
-        let users = auth.users();
-        let email = match form.email.as_deref() {
-            Some(email) => Some(validate_email(email)?),
-            None if users.has_email() => return Err(AuthError::Invalid("email: required".into())),
-            None => None,
-        };
-        let username = match form.username.as_deref().filter(|u| !u.trim().is_empty()) {
-            Some(username) => Some(validate_username(username)?),
-            None if !users.has_email() => {
-                return Err(AuthError::Invalid("username: required".into()));
-            }
-            None => None,
-        };
-        validate_password("password", &form.password)?;
-        crate::lockout::throttle_registration(&auth, &parts).await?;
-        if users
-            .exists(auth.db(), email.as_deref(), username.as_deref())
-            .await?
-        {
-            return Err(AuthError::AlreadyRegistered);
+pub(super) async fn register(
+    State(auth): State<CrudAuth>,
+    client: Client,
+    Body(form): Body<Register>,
+) -> Result<Response, AuthError> {
+    let users = &auth.inner.users;
+    let db = &auth.inner.db;
+    let email = match form.email.as_deref() {
+        Some(email) => Some(validate_email(email)?),
+        None if users.has_email() => return Err(AuthError::Invalid("email: required".into())),
+        None => None,
+    };
+    let username = match form.username.as_deref().filter(|u| !u.trim().is_empty()) {
+        Some(username) => Some(validate_username(username)?),
+        None if !users.has_email() => {
+            return Err(AuthError::Invalid("username: required".into()));
         }
-        let hash = auth.hasher().hash(form.password).await?;
-        let user = match users.create(auth.db(), email, username, hash).await {
-            Ok(user) => user,
-            Err(CreateError::Duplicate) => return Err(AuthError::AlreadyRegistered),
-            Err(CreateError::Db(err)) => return Err(err.into()),
-        };
-        auth.emit(AuthEvent::Registered(user.id.clone()));
-        let body = json!({ "id": user.id, "email": user.email, "username": user.username });
-        Ok((StatusCode::CREATED, Json(body)).into_response())
+        None => None,
+    };
+    validate_password("password", &form.password)?;
+    lockout::throttle_registration(&auth, client.ip).await?;
+    if users
+        .exists(db, email.as_deref(), username.as_deref())
+        .await?
+    {
+        return Err(AuthError::AlreadyRegistered);
     }
-    .await;
-    respond(&auth, result)
+    let hash = auth.inner.hasher.hash(form.password).await?;
+    let user = match users.create(db, email, username, hash).await {
+        Ok(user) => user,
+        Err(CreateError::Duplicate) => return Err(AuthError::AlreadyRegistered),
+        Err(CreateError::Db(err)) => return Err(err.into()),
+    };
+    emit(
+        &auth,
+        AuthEvent::Registered {
+            user_id: user.id.clone(),
+        },
+    );
+    let body = json!({ "id": user.id, "email": user.email, "username": user.username });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `GET /me`: the principal and the user's public fields.
@@ -132,33 +139,32 @@ pub(super) async fn me(principal: Principal) -> Response {
 }
 
 #[derive(Deserialize)]
-struct ChangePassword {
+pub(super) struct ChangePassword {
     current_password: String,
     new_password: String,
 }
 
-pub(super) async fn change_password(State(auth): State<CrudAuth>, request: Request) -> Response {
-    let result = async {
-        let (mut parts, body) = request.into_parts();
-        let form: ChangePassword = body::read(&mut parts, body).await?;
-        let principal = auth.require(&mut parts, auth.all_transports()).await?;
-        validate_password("new_password", &form.new_password)?;
-        let user = auth.users().by_id(auth.db(), &principal.user_id).await?;
-        let user = auth.check_password(user, form.current_password).await?;
-        let hash = auth.hasher().hash(form.new_password).await?;
-        // Every other credential dies with the old password; the session
-        // that made the change stays. They die first: a change failing midway
-        // then leaves the old password with fewer sessions, never the new
-        // password beside credentials that predate it.
-        let owner = user.id.to_string();
-        sessions::revoke_all(auth.db(), &owner, principal.session_id.as_deref()).await?;
-        crate::store::families::revoke_user(auth.db(), &owner).await?;
-        auth.users()
-            .set_password_hash(auth.db(), &user.id, hash)
-            .await?;
-        auth.emit(AuthEvent::PasswordChanged(user.id));
-        Ok(ok_empty())
-    }
-    .await;
-    respond(&auth, result)
+pub(super) async fn change_password(
+    State(auth): State<CrudAuth>,
+    form: Submitted<ChangePassword, AnyTransport>,
+) -> Result<Response, AuthError> {
+    let (principal, form) = form.signed_in()?;
+    let db = &auth.inner.db;
+    validate_password("new_password", &form.new_password)?;
+    let user = auth.inner.users.by_id(db, &principal.user_id).await?;
+    let user = check_password(&auth, user, form.current_password).await?;
+    let hash = auth.inner.hasher.hash(form.new_password).await?;
+    // Every other credential dies with the old password; the session that
+    // made the change stays. They die first: a change failing midway then
+    // leaves the old password with fewer sessions, never the new password
+    // beside credentials that predate it.
+    let owner = user.id.to_string();
+    sessions::revoke_all(db, &owner, principal.session_id.as_deref()).await?;
+    families::revoke_user(db, &owner).await?;
+    auth.inner
+        .users
+        .set_password_hash(db, &user.id, hash)
+        .await?;
+    emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
+    Ok(ok_empty())
 }

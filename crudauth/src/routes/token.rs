@@ -1,26 +1,29 @@
 //! `/token`, `/refresh`, `/revoke`.
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ok_empty, respond};
-use crate::auth::{AuthEvent, CrudAuth};
+use super::{emit, ok_empty};
 use crate::error::AuthError;
+use crate::events::AuthEvent;
+use crate::extract::{Body, Client};
+use crate::state::CrudAuth;
 use crate::store::families::{self, RotateError};
-use crate::{body, lockout, tokens};
+use crate::transport::bearer::BearerTransport;
+use crate::{lockout, tokens};
 
 #[derive(Deserialize)]
-struct TokenRequest {
+pub(super) struct TokenRequest {
     username: String,
     password: String,
     scope: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct RefreshRequest {
+pub(super) struct RefreshRequest {
     refresh_token: String,
 }
 
@@ -49,8 +52,8 @@ fn grant(
     scope: &str,
     refresh_token: String,
 ) -> Result<Response, AuthError> {
-    let ttl = auth.config().access_ttl.as_secs() as i64;
-    let access_token = auth.jwt().issue(sub, family, scope, ttl)?;
+    let ttl = auth.inner.config.access_ttl.as_secs() as i64;
+    let access_token = auth.inner.jwt.issue(sub, family, scope, ttl)?;
     Ok(Json(json!({
         "access_token": access_token,
         "token_type": "bearer",
@@ -61,80 +64,89 @@ fn grant(
     .into_response())
 }
 
-pub(super) async fn token(State(auth): State<CrudAuth>, request: Request) -> Response {
-    let result = async {
-        let (mut parts, body) = request.into_parts();
-        let form: TokenRequest = body::read(&mut parts, body).await?;
-        let ip = lockout::client_ip(&parts, auth.config().trusted_proxy_hops);
-        let user = lockout::guarded_login(&auth, ip, &form.username, form.password).await?;
-        let scope = clamp_scopes(form.scope.as_deref(), &user.scopes);
-        let sub = user.id.to_string();
-        let ttl = auth.config().refresh_ttl.as_secs() as i64;
-        let (family, refresh_token) = families::create(auth.db(), &sub, &scope, ttl).await?;
-        auth.emit(AuthEvent::LoggedIn(
-            user.id.clone(),
-            crate::BearerTransport::NAME,
-        ));
-        grant(&auth, &sub, &family, &scope, refresh_token)
-    }
-    .await;
-    respond(&auth, result)
+pub(super) async fn token(
+    State(auth): State<CrudAuth>,
+    client: Client,
+    Body(form): Body<TokenRequest>,
+) -> Result<Response, AuthError> {
+    let user = lockout::guarded_login(&auth, client.ip, &form.username, form.password).await?;
+    let scope = clamp_scopes(form.scope.as_deref(), &user.scopes);
+    let sub = user.id.to_string();
+    let ttl = auth.inner.config.refresh_ttl.as_secs() as i64;
+    let (family, refresh_token) = families::create(&auth.inner.db, &sub, &scope, ttl).await?;
+    emit(
+        &auth,
+        AuthEvent::LoggedIn {
+            user_id: user.id.clone(),
+            transport: BearerTransport::NAME,
+        },
+    );
+    grant(&auth, &sub, &family, &scope, refresh_token)
 }
 
-pub(super) async fn refresh(State(auth): State<CrudAuth>, request: Request) -> Response {
-    let result = async {
-        let (mut parts, body) = request.into_parts();
-        let form: RefreshRequest = body::read(&mut parts, body).await?;
-        if !tokens::well_formed(&form.refresh_token) {
-            return Err(AuthError::InvalidToken("malformed refresh token"));
-        }
-        // The owner is checked before the rotation commits: nothing after
-        // the commit may fail, or the client would be left without the
-        // successor of a token it can no longer present.
-        if let Some((family, owner)) = families::owner_of(auth.db(), &form.refresh_token).await?
-            && auth.user_by_stored_id(&owner).await?.is_none()
-        {
-            // A user deactivated since the login gets no new tokens.
-            families::revoke(auth.db(), &family).await?;
-            return Err(AuthError::InvalidToken("user no longer active"));
-        }
-        let rotated = match families::rotate(auth.db(), &form.refresh_token).await {
-            Ok(rotated) => rotated,
-            Err(RotateError::Invalid) => {
-                return Err(AuthError::InvalidToken("unknown or expired refresh token"));
-            }
-            Err(RotateError::Reused) => {
-                tracing::warn!("crudauth: refresh token reuse detected; token family revoked");
-                return Err(AuthError::InvalidToken(
-                    "refresh token reused; all tokens of this login are revoked",
-                ));
-            }
-            Err(RotateError::Db(err)) => return Err(err.into()),
-        };
-        grant(
-            &auth,
-            &rotated.user_id,
-            &rotated.family_id,
-            &rotated.scope,
-            rotated.refresh_token,
-        )
+pub(super) async fn refresh(
+    State(auth): State<CrudAuth>,
+    Body(form): Body<RefreshRequest>,
+) -> Result<Response, AuthError> {
+    let db = &auth.inner.db;
+    if !tokens::well_formed(&form.refresh_token) {
+        return Err(AuthError::InvalidToken("malformed refresh token"));
     }
-    .await;
-    respond(&auth, result)
+    // The owner is checked before the rotation commits: nothing after the
+    // commit may fail, or the client would be left without the successor of
+    // a token it can no longer present.
+    if let Some((family, owner)) = families::owner_of(db, &form.refresh_token).await?
+        && active_user(&auth, &owner).await?.is_none()
+    {
+        // A user deactivated since the login gets no new tokens.
+        families::revoke(db, &family).await?;
+        return Err(AuthError::InvalidToken("user no longer active"));
+    }
+    let rotated = match families::rotate(db, &form.refresh_token).await {
+        Ok(rotated) => rotated,
+        Err(RotateError::Invalid) => {
+            return Err(AuthError::InvalidToken("unknown or expired refresh token"));
+        }
+        Err(RotateError::Reused) => {
+            tracing::warn!("crudauth: refresh token reuse detected; token family revoked");
+            return Err(AuthError::InvalidToken(
+                "refresh token reused; all tokens of this login are revoked",
+            ));
+        }
+        Err(RotateError::Db(err)) => return Err(err.into()),
+    };
+    grant(
+        &auth,
+        &rotated.user_id,
+        &rotated.family_id,
+        &rotated.scope,
+        rotated.refresh_token,
+    )
 }
 
-pub(super) async fn revoke(State(auth): State<CrudAuth>, request: Request) -> Response {
-    let result = async {
-        let (mut parts, body) = request.into_parts();
-        let form: RefreshRequest = body::read(&mut parts, body).await?;
-        // RFC 7009: an unknown token is answered like a known one.
-        if tokens::well_formed(&form.refresh_token)
-            && let Some(family) = families::family_of(auth.db(), &form.refresh_token).await?
-        {
-            families::revoke(auth.db(), &family).await?;
-        }
-        Ok(ok_empty())
+/// The active user of a key stored in crudauth's tables.
+async fn active_user(
+    auth: &CrudAuth,
+    stored_id: &str,
+) -> Result<Option<crate::principal::LoadedUser>, AuthError> {
+    let users = &auth.inner.users;
+    let Some(id) = users.parse_id(stored_id) else {
+        return Ok(None);
+    };
+    let user = users.by_id(&auth.inner.db, &id).await?;
+    Ok(user.filter(|u| u.is_active))
+}
+
+pub(super) async fn revoke(
+    State(auth): State<CrudAuth>,
+    Body(form): Body<RefreshRequest>,
+) -> Result<Response, AuthError> {
+    let db = &auth.inner.db;
+    // RFC 7009: an unknown token is answered like a known one.
+    if tokens::well_formed(&form.refresh_token)
+        && let Some(family) = families::family_of(db, &form.refresh_token).await?
+    {
+        families::revoke(db, &family).await?;
     }
-    .await;
-    respond(&auth, result)
+    Ok(ok_empty())
 }

@@ -7,7 +7,7 @@ use sea_orm::{
     QueryFilter, QuerySelect, QueryTrait,
 };
 
-use super::{family, refresh};
+use super::entities::{family, refresh_token as refresh};
 use crate::tokens::{digest, now, random_token};
 
 /// A live family as seen when a refresh token is presented.

@@ -6,7 +6,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::{attempt, family, refresh, session};
+use super::entities::{attempt, family, refresh_token, session};
 
 /// Creates every crudauth table and index that does not exist yet.
 pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
@@ -27,7 +27,7 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     }
     one(db, &schema, session::Entity).await?;
     one(db, &schema, family::Entity).await?;
-    one(db, &schema, refresh::Entity).await?;
+    one(db, &schema, refresh_token::Entity).await?;
     one(db, &schema, attempt::Entity).await?;
     Ok(())
 }

@@ -1,12 +1,13 @@
-//! crudauth's own tables and the queries on them. Nothing here knows HTTP.
+//! Every SQL statement crudauth runs: its own tables, the attempt counters,
+//! and the hot joins with the application's user table. Nothing here knows
+//! HTTP.
 
-pub(crate) mod attempt;
+pub(crate) mod attempts;
+pub(crate) mod entities;
 pub(crate) mod families;
-pub(crate) mod family;
 pub(crate) mod migration;
-pub(crate) mod refresh;
-pub(crate) mod session;
 pub(crate) mod sessions;
+pub(crate) mod users;
 
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,

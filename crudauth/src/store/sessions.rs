@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::session::{self, Column, Entity};
+use super::entities::session::{self, Column, Entity};
 use crate::tokens::{digest, now, random_token};
 
 /// What a new session needs to know.

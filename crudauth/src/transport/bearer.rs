@@ -4,12 +4,11 @@
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::auth::CrudAuth;
 use crate::error::AuthError;
 use crate::jwt::Rejected;
 use crate::principal::Principal;
+use crate::state::{CrudAuth, Transport, TransportFuture};
 use crate::tokens::now;
-use crate::transport::{Transport, TransportFuture};
 
 /// The bearer-token transport, for API clients.
 ///
@@ -66,18 +65,19 @@ impl Transport for BearerTransport {
                 None => return Ok(None),
                 Some(token) => token?,
             };
-            let claims = match auth.jwt().verify(token) {
+            let claims = match auth.inner.jwt.verify(token) {
                 Ok(claims) => claims,
                 Err(Rejected::Expired) => return Ok(None),
                 Err(Rejected::Invalid(why)) => return Err(AuthError::InvalidToken(why)),
             };
-            let Some(id) = auth.users().parse_id(&claims.sub) else {
+            let Some(id) = auth.inner.users.parse_id(&claims.sub) else {
                 return Ok(None);
             };
             // One round trip: the user row and its token family together.
             let Some((user, family)) = auth
-                .users()
-                .by_id_with_family(auth.db(), &id, &claims.sid)
+                .inner
+                .users
+                .by_id_with_family(&auth.inner.db, &id, &claims.sid)
                 .await?
             else {
                 return Ok(None);

@@ -3,10 +3,9 @@
 
 use axum::http::request::Parts;
 
-use crate::auth::CrudAuth;
 use crate::principal::Principal;
+use crate::state::{CrudAuth, Transport, TransportFuture};
 use crate::store::sessions;
-use crate::transport::{Transport, TransportFuture};
 use crate::{cookies, csrf, tokens};
 
 /// The cookie-session transport, for browsers.
@@ -39,7 +38,8 @@ impl Transport for SessionTransport {
 
     fn authenticate<'a>(&'a self, parts: &'a Parts, auth: &'a CrudAuth) -> TransportFuture<'a> {
         Box::pin(async move {
-            let Some(token) = cookies::find(&parts.headers, &auth.config().cookies.session_name())
+            let Some(token) =
+                cookies::find(&parts.headers, &auth.inner.config.cookies.session_name())
             else {
                 return Ok(None);
             };
@@ -48,9 +48,13 @@ impl Transport for SessionTransport {
             if !tokens::well_formed(&token) {
                 return Ok(None);
             }
-            let db = auth.db();
+            let db = &auth.inner.db;
             // One round trip: the session row and its user together.
-            let Some((user, row)) = auth.users().by_session(db, &tokens::digest(&token)).await?
+            let Some((user, row)) = auth
+                .inner
+                .users
+                .by_session(db, &tokens::digest(&token))
+                .await?
             else {
                 return Ok(None);
             };
@@ -62,8 +66,8 @@ impl Transport for SessionTransport {
                 return Ok(None);
             }
             if !csrf::is_safe(&parts.method) {
-                let expected = csrf::token_for(auth.secret(), &token);
-                csrf::verify(parts, &expected, &auth.config().trusted_origins)?;
+                let expected = csrf::token_for(&auth.inner.secret, &token);
+                csrf::verify(parts, &expected, &auth.inner.config.trusted_origins)?;
             }
             sessions::touch(db, &row).await?;
             let mut principal = Principal::for_user(user, Self::NAME);

@@ -1,8 +1,6 @@
-//! The application's user entity as crudauth sees it: the [`AuthUser`] trait
-//! (implemented by `#[derive(AuthUser)]`) and the type-erased store the
-//! runtime queries through.
+//! The application's user table behind an object-safe store, and the hot
+//! queries that join it with crudauth's own tables in one round trip.
 
-use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -11,12 +9,15 @@ use std::sync::{Arc, OnceLock};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, FromQueryResult, IdenStatic, IntoActiveModel, Iterable, ModelTrait,
-    QueryFilter, QueryTrait, SqlErr, Statement, Value,
+    DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryTrait, SqlErr,
+    Statement, Value,
 };
 
-use crate::principal::UserId;
-use crate::store::{family, session};
+use super::entities::{family, session};
+use crate::principal::{LoadedUser, UserId};
+use crate::user::AuthUser;
+use crate::user::key::UserKey;
+use crate::user::key::sealed::{Cast, JoinCast};
 
 /// What a bearer request needs to know of its token family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,198 +38,6 @@ fn select_prefixed<E: EntityTrait + Default>(query: &mut SelectStatement, prefix
 }
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The primary-key types a user entity may use: integers, uuids and text.
-pub trait UserKey: Into<Value> + Clone + Send + Sync + 'static {
-    /// The key as a [`UserId`].
-    fn to_user_id(&self) -> UserId;
-    /// Converts a [`UserId`] back, when it is of this key's kind.
-    fn from_user_id(id: &UserId) -> Option<Self>;
-    /// Parses the text form crudauth stores in its own tables and tokens.
-    fn parse(raw: &str) -> Option<Self>;
-    /// A fresh key for a new row, or `None` when the database assigns one.
-    fn generate() -> Option<Self>;
-    /// The SQL type that crudauth's text `user_id` columns are cast to when
-    /// joined with the user table; `None` when no portable cast exists (the
-    /// runtime then uses two queries instead of one).
-    fn join_cast(backend: DbBackend) -> Option<JoinCast> {
-        let _ = backend;
-        None
-    }
-}
-
-/// How a text `user_id` is compared with the user table's key in a join.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JoinCast {
-    /// The key is text: compare directly.
-    Text,
-    /// Cast the text to this SQL type.
-    To(&'static str),
-}
-
-macro_rules! int_key {
-    ($($t:ty),*) => {$(
-        impl UserKey for $t {
-            fn to_user_id(&self) -> UserId {
-                UserId::Int(i64::from(*self))
-            }
-            fn from_user_id(id: &UserId) -> Option<Self> {
-                match id {
-                    UserId::Int(n) => <$t>::try_from(*n).ok(),
-                    _ => None,
-                }
-            }
-            fn parse(raw: &str) -> Option<Self> {
-                raw.parse().ok()
-            }
-            fn generate() -> Option<Self> {
-                None
-            }
-            fn join_cast(backend: DbBackend) -> Option<JoinCast> {
-                Some(JoinCast::To(match backend {
-                    DbBackend::Postgres => "BIGINT",
-                    _ => "INTEGER",
-                }))
-            }
-        }
-    )*};
-}
-int_key!(i32, i64);
-
-impl UserKey for uuid::Uuid {
-    fn to_user_id(&self) -> UserId {
-        UserId::Uuid(*self)
-    }
-    fn from_user_id(id: &UserId) -> Option<Self> {
-        match id {
-            UserId::Uuid(u) => Some(*u),
-            _ => None,
-        }
-    }
-    fn parse(raw: &str) -> Option<Self> {
-        uuid::Uuid::parse_str(raw).ok()
-    }
-    fn generate() -> Option<Self> {
-        Some(uuid::Uuid::new_v4())
-    }
-    fn join_cast(backend: DbBackend) -> Option<JoinCast> {
-        // SQLite keeps uuids as blobs, which no cast of the text form matches.
-        (backend == DbBackend::Postgres).then_some(JoinCast::To("UUID"))
-    }
-}
-
-impl UserKey for String {
-    fn to_user_id(&self) -> UserId {
-        UserId::Text(self.clone())
-    }
-    fn from_user_id(id: &UserId) -> Option<Self> {
-        match id {
-            UserId::Text(s) => Some(s.clone()),
-            _ => None,
-        }
-    }
-    fn parse(raw: &str) -> Option<Self> {
-        Some(raw.to_owned())
-    }
-    fn generate() -> Option<Self> {
-        Some(uuid::Uuid::new_v4().to_string())
-    }
-    fn join_cast(_: DbBackend) -> Option<JoinCast> {
-        Some(JoinCast::Text)
-    }
-}
-
-/// The columns of the user entity that play a role in authentication.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthColumns<C> {
-    /// The primary key.
-    pub id: C,
-    /// The email column, if any.
-    pub email: Option<C>,
-    /// The username column, if any.
-    pub username: Option<C>,
-    /// The PHC password hash.
-    pub password_hash: C,
-    /// `is_active`, if any (absent means every user is active).
-    pub is_active: Option<C>,
-    /// `is_superuser`, if any.
-    pub is_superuser: Option<C>,
-    /// `email_verified`, if any.
-    pub email_verified: Option<C>,
-}
-
-/// A SeaORM `Model` that crudauth can authenticate.
-///
-/// Derive it with `#[derive(AuthUser)]`; the methods below are what the
-/// derive writes, so a hand-written impl is possible but rarely needed.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a crudauth user model",
-    label = "add `#[derive(crudauth::AuthUser)]` to this SeaORM Model"
-)]
-pub trait AuthUser:
-    ModelTrait<Entity: EntityTrait<Model = Self, ActiveModel: Send>>
-    + FromQueryResult
-    + IntoActiveModel<<Self::Entity as EntityTrait>::ActiveModel>
-    + Sync
-    + 'static
-{
-    /// The primary key's type.
-    type Key: UserKey;
-
-    /// Which columns hold which role.
-    fn auth_columns() -> AuthColumns<<Self::Entity as EntityTrait>::Column>;
-    /// The primary key.
-    fn key(&self) -> Self::Key;
-    /// The stored PHC password hash.
-    fn password_hash(&self) -> &str;
-    /// The email address, if the model has one.
-    fn email(&self) -> Option<&str> {
-        None
-    }
-    /// The username, if the model has one.
-    fn username(&self) -> Option<&str> {
-        None
-    }
-    /// Whether the user may log in.
-    fn is_active(&self) -> bool {
-        true
-    }
-    /// Whether the user passes `#[authed(superuser)]`.
-    fn is_superuser(&self) -> bool {
-        false
-    }
-    /// Whether the user passes `#[authed(verified)]`.
-    fn email_verified(&self) -> bool {
-        false
-    }
-    /// The scopes this user may be granted.
-    fn scopes(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
-
-/// A user row as the runtime needs it, with the typed row kept for
-/// [`Principal::user`](crate::Principal::user).
-#[derive(Clone)]
-pub(crate) struct LoadedUser {
-    pub id: UserId,
-    pub email: Option<String>,
-    pub username: Option<String>,
-    pub password_hash: String,
-    pub is_active: bool,
-    pub is_superuser: bool,
-    pub email_verified: bool,
-    pub scopes: Vec<String>,
-    pub row: Arc<dyn Any + Send + Sync>,
-}
-
-impl std::fmt::Debug for LoadedUser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedUser")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
 
 /// What registration may fail with.
 #[derive(Debug)]
@@ -349,14 +158,14 @@ impl<U: AuthUser> ModelStore<U> {
 
     /// `SELECT <user columns>, <session columns> FROM users JOIN
     /// crudauth_sessions ON users.id = CAST(user_id AS ..) WHERE token_hash = ?`
-    fn session_sql(&self, backend: DbBackend, cast: JoinCast) -> &str {
+    fn session_sql(&self, backend: DbBackend, cast: Cast) -> &str {
         self.session_sql.get_or_init(|| {
             let mut select = U::Entity::find();
             let query = QueryTrait::query(&mut select);
             let user_id = Expr::col((session::Entity, session::Column::UserId));
             let user_id = match cast {
-                JoinCast::Text => user_id,
-                JoinCast::To(sql_type) => Expr::from(Func::cast_as(user_id, Alias::new(sql_type))),
+                Cast::Text => user_id,
+                Cast::To(sql_type) => Expr::from(Func::cast_as(user_id, Alias::new(sql_type))),
             };
             let key = Expr::col((U::Entity::default(), U::auth_columns().id));
             query.inner_join(session::Entity, key.eq(user_id));
@@ -591,7 +400,25 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
 #[cfg(all(test, feature = "macros"))]
 mod tests {
     use super::*;
-    use crate::__private::doc_user;
+
+    mod doc_user {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, crate::AuthUser)]
+        #[sea_orm(table_name = "users")]
+        #[auth(crate = "crate")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i64,
+            pub email: String,
+            pub password_hash: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
 
     #[test]
     fn the_hot_queries_are_rendered_once_for_every_backend() {

@@ -2,7 +2,7 @@
 //! kind of role, implemented for the column types each role accepts, so a
 //! field of another type is refused with a message on the field's type.
 
-use crate::user::UserKey;
+use crate::user::key::UserKey;
 
 /// A primary-key column: the types with a [`UserKey`] impl.
 #[diagnostic::on_unimplemented(

@@ -1,0 +1,6 @@
+//! crudauth's own tables as SeaORM entities.
+
+pub(crate) mod attempt;
+pub(crate) mod family;
+pub(crate) mod refresh_token;
+pub(crate) mod session;
