@@ -15,8 +15,10 @@ use crate::error::ConfigError;
 use crate::events::AuthEvent;
 use crate::layer::AuthLayer;
 use crate::password::Hasher;
+use crate::principal::UserId;
 use crate::state::{ChainEntry, CrudAuth, Hook, Inner, Transport};
 use crate::store::users::{ModelStore, UserStore};
+use crate::store::{self, families, purge, sessions};
 use crate::user::AuthUser;
 use crate::{jwt, registry, routes};
 
@@ -89,6 +91,65 @@ impl CrudAuth {
     pub fn layer(&self) -> AuthLayer {
         AuthLayer::new(self.clone())
     }
+
+    /// Ends every session and token family of a user, for applications that
+    /// deactivate or delete users themselves. Returns how many ended.
+    ///
+    /// # Errors
+    ///
+    /// The database's error when a statement fails.
+    pub async fn revoke_user(&self, id: impl Into<UserId>) -> Result<u64, sea_orm::DbErr> {
+        let owner = id.into().to_string();
+        let txn = store::begin_write(&self.inner.db).await?;
+        let ended = sessions::revoke_all(&txn, &owner, None).await?
+            + families::revoke_user(&txn, &owner).await?;
+        txn.commit().await?;
+        Ok(ended)
+    }
+
+    /// Deletes the rows no request can use any more: expired sessions, ended
+    /// token families and their refresh tokens, idle attempt counters. A
+    /// background task does it every
+    /// [`purge_interval`](CrudAuthConfig::purge_interval); call it from a
+    /// scheduled job instead when that is off. Returns how many rows went.
+    ///
+    /// # Errors
+    ///
+    /// The database's error when a statement fails.
+    pub async fn purge(&self) -> Result<u64, sea_orm::DbErr> {
+        let policy = &self.inner.config.lockout;
+        // Counters remember earlier locks (each doubles the next) for as
+        // long as the longest lock, and the registration throttle counts
+        // per hour.
+        let keep = policy.window.max(policy.max).max(Duration::from_secs(3600));
+        let purged = purge::purge(&self.inner.db, keep.as_secs() as i64).await?;
+        Ok(purged.sessions + purged.families + purged.refresh_tokens + purged.attempts)
+    }
+}
+
+/// Runs [`CrudAuth::purge`] every `interval` for as long as the `CrudAuth`
+/// lives, when built inside a Tokio runtime.
+fn spawn_purge(auth: &CrudAuth) {
+    let interval = auth.inner.config.purge_interval;
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if interval.is_zero() {
+        return;
+    }
+    let weak = Arc::downgrade(&auth.inner);
+    runtime.spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let Some(inner) = weak.upgrade() else { return };
+            let auth = CrudAuth { inner };
+            if let Err(err) = auth.purge().await {
+                tracing::warn!(error = %err, "crudauth: purging expired rows failed; retrying at the next interval");
+            }
+        }
+    });
 }
 
 /// Builds a [`CrudAuth`]; every setting has a secure default, and
@@ -260,7 +321,7 @@ impl CrudAuthBuilder {
             return Err(ConfigError::UnknownTransports { handlers });
         }
         let jwt = jwt::Keys::new(&secret, &self.config)?;
-        Ok(CrudAuth {
+        let auth = CrudAuth {
             inner: Arc::new(Inner {
                 db,
                 users,
@@ -274,6 +335,8 @@ impl CrudAuthBuilder {
                 jwt,
                 hooks: self.hooks,
             }),
-        })
+        };
+        spawn_purge(&auth);
+        Ok(auth)
     }
 }

@@ -97,6 +97,9 @@ pub struct CrudAuthConfig {
     pub audience: String,
     /// Whether `auth.router()` serves the built-in `GET /me`.
     pub me_route: bool,
+    /// How often a background task deletes expired rows (default 10 min;
+    /// zero turns the task off, leaving it to [`CrudAuth::purge`](crate::CrudAuth::purge)).
+    pub purge_interval: Duration,
 }
 
 impl std::fmt::Debug for CrudAuthConfig {
@@ -131,6 +134,7 @@ impl Default for CrudAuthConfig {
             trusted_origins: Vec::new(),
             trusted_proxy_hops: 0,
             register_per_hour: 5,
+            purge_interval: Duration::from_secs(600),
             issuer: "crudauth".to_owned(),
             audience: "crudauth".to_owned(),
             me_route: true,

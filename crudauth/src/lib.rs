@@ -58,29 +58,29 @@
 
 // In the order a request flows through them; each module uses only the
 // ones listed above it (`auth` is the public face over all of them).
-mod auth;
-mod body;
-mod client;
-mod config;
-mod cookies;
-mod credentials;
-mod csrf;
 mod error;
-mod events;
-mod extract;
-mod guard;
-mod jwt;
-mod layer;
-mod lockout;
-mod password;
-mod principal;
-mod registry;
-mod routes;
-mod state;
-mod store;
+mod config;
 mod tokens;
-mod transport;
+mod principal;
+mod events;
 mod user;
+mod store;
+mod password;
+mod jwt;
+mod cookies;
+mod client;
+mod csrf;
+mod body;
+mod state;
+mod transport;
+mod credentials;
+mod lockout;
+mod guard;
+mod registry;
+mod extract;
+mod routes;
+mod layer;
+mod auth;
 
 pub use auth::CrudAuthBuilder;
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};

@@ -1,32 +1,77 @@
-//! The lockout policy: failures counted per identifier and per client IP
-//! in the database, so that every instance shares them, and the per-IP
-//! registration throttle.
+//! The lockout policy: failures counted per client IP, per typed identifier
+//! and per resolved account, in the database so that every instance shares
+//! them; and the per-IP registration throttle. Counter keys are hashed, so
+//! a row's size is bounded whatever a client sends.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::credentials;
 use crate::error::AuthError;
-use crate::principal::LoadedUser;
+use crate::principal::{LoadedUser, UserId};
 use crate::state::CrudAuth;
-use crate::store::attempts::{forget, lock, reserve, uncount};
-use crate::tokens::now;
+use crate::store::attempts::{Counter, forget, lock, reserve, uncount};
+use crate::tokens::{digest, now};
 
 /// The identifier under which failures are counted: trimmed, and lower-cased
 /// when it is an email address (as the lookup is case-insensitive there).
 fn canonical(identifier: &str) -> String {
-    // PostgreSQL text cannot hold NUL (the key would fail as a 503), and no
-    // account identifier contains one.
-    let trimmed = identifier.trim().replace('\0', "\u{fffd}");
+    let trimmed = identifier.trim();
     if trimmed.contains('@') {
         trimmed.to_lowercase()
     } else {
-        trimmed
+        trimmed.to_owned()
     }
 }
 
+/// The address a client is counted under: IPv4-mapped IPv6 is the IPv4
+/// address, and IPv6 clients are grouped by /64 (one host commonly holds a
+/// whole /64, and could otherwise rotate through it).
+pub(crate) fn ip_group(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// One counter and its threshold.
 struct Limit {
     key: String,
     attempts: i64,
+    /// Cleared by a success (identifier and account); an IP's counter only
+    /// gives the attempt back.
+    forgotten_on_success: bool,
+}
+
+impl Limit {
+    fn ip(auth: &CrudAuth, ip: IpAddr) -> Self {
+        Self {
+            key: format!("ip:{}", ip_group(ip)),
+            attempts: i64::from(auth.inner.config.lockout.ip_attempts),
+            forgotten_on_success: false,
+        }
+    }
+
+    fn identifier(auth: &CrudAuth, identifier: &str) -> Self {
+        Self {
+            key: format!("id:{}", &digest(&canonical(identifier))[..32]),
+            attempts: i64::from(auth.inner.config.lockout.attempts),
+            forgotten_on_success: true,
+        }
+    }
+
+    fn account(auth: &CrudAuth, id: &UserId) -> Self {
+        Self {
+            key: format!("acct:{}", &digest(&id.to_string())[..32]),
+            attempts: i64::from(auth.inner.config.lockout.attempts),
+            forgotten_on_success: true,
+        }
+    }
 }
 
 /// The lock length after `locks` earlier locks: base, doubling, capped.
@@ -39,54 +84,43 @@ fn lock_secs(auth: &CrudAuth, locks: i64) -> i64 {
         .max(1)
 }
 
-/// The credential check of `/login` and `/token`, behind the lockout: per
-/// identifier and per client IP, counted in the database so that every
-/// instance shares it. Unknown identifiers are counted like known ones.
-pub(crate) async fn guarded_login(
-    auth: &CrudAuth,
-    ip: Option<IpAddr>,
-    identifier: &str,
-    password: String,
-) -> Result<LoadedUser, AuthError> {
-    let policy = &auth.inner.config.lockout;
-    let window = policy.window.as_secs() as i64;
-    let mut limits = vec![Limit {
-        key: format!("id:{}", canonical(identifier)),
-        attempts: i64::from(policy.attempts),
-    }];
-    if let Some(ip) = ip {
-        limits.push(Limit {
-            key: format!("ip:{ip}"),
-            attempts: i64::from(policy.ip_attempts),
-        });
-    }
-    let db = &auth.inner.db;
+/// Counts one attempt against `limit`, refusing it when the key is locked.
+async fn admit(auth: &CrudAuth, limit: Limit) -> Result<(Limit, Counter), AuthError> {
+    let window = auth.inner.config.lockout.window.as_secs() as i64;
     let at = now();
-    let mut counters = Vec::with_capacity(limits.len());
-    for limit in &limits {
-        counters.push(reserve(db, &limit.key, window).await?);
+    let counter = reserve(&auth.inner.db, &limit.key, window).await?;
+    if counter.locked_until > at {
+        return Err(AuthError::Locked((counter.locked_until - at) as u64));
     }
-    for (limit, counter) in limits.iter().zip(&counters) {
-        if counter.locked_until > at {
-            return Err(AuthError::Locked((counter.locked_until - at) as u64));
-        }
-        // More attempts than allowed in one window, and no lock yet: the
-        // attempt that reached the limit is still being checked, and will
-        // lock. Refuse as a sequential attempt would be.
-        if counter.count > limit.attempts {
-            return Err(AuthError::Locked(lock_secs(auth, counter.locks) as u64));
-        }
+    // More attempts than allowed in one window, and no lock yet: the attempt
+    // that reached the limit is still being checked, and will lock. Refuse
+    // as a sequential attempt would be.
+    if counter.count > limit.attempts {
+        return Err(AuthError::Locked(lock_secs(auth, counter.locks) as u64));
     }
-    match credentials::check_login(auth, identifier, password).await {
-        Ok(user) => {
-            forget(db, &limits[0].key).await?;
-            for limit in &limits[1..] {
-                uncount(db, &limit.key).await?;
+    Ok((limit, counter))
+}
+
+/// Settles the counters of a checked attempt.
+async fn settle<T>(
+    auth: &CrudAuth,
+    held: &[(Limit, Counter)],
+    outcome: Result<T, AuthError>,
+) -> Result<T, AuthError> {
+    let db = &auth.inner.db;
+    match outcome {
+        Ok(value) => {
+            for (limit, _) in held {
+                if limit.forgotten_on_success {
+                    forget(db, &limit.key).await?;
+                } else {
+                    uncount(db, &limit.key).await?;
+                }
             }
-            Ok(user)
+            Ok(value)
         }
         Err(AuthError::InvalidCredentials) => {
-            for (limit, counter) in limits.iter().zip(&counters) {
+            for (limit, counter) in held {
                 if counter.count >= limit.attempts {
                     lock(db, &limit.key, now() + lock_secs(auth, counter.locks)).await?;
                 }
@@ -97,21 +131,74 @@ pub(crate) async fn guarded_login(
     }
 }
 
-/// The per-IP registration throttle.
+/// The credential check of `/login` and `/token`, behind the lockout. The
+/// IP budget is checked first, so that a locked address never touches an
+/// identifier's counter; then the typed identifier's, then the account's
+/// (so that an email and a username of one account share one budget).
+/// Unknown identifiers are counted like known ones.
+pub(crate) async fn guarded_login(
+    auth: &CrudAuth,
+    ip: Option<IpAddr>,
+    identifier: &str,
+    password: String,
+) -> Result<LoadedUser, AuthError> {
+    let mut held = Vec::with_capacity(3);
+    if let Some(ip) = ip {
+        held.push(admit(auth, Limit::ip(auth, ip)).await?);
+    }
+    held.push(admit(auth, Limit::identifier(auth, identifier)).await?);
+    let user = credentials::find_login(auth, identifier).await?;
+    if let Some(user) = &user {
+        held.push(admit(auth, Limit::account(auth, &user.id)).await?);
+    }
+    let outcome = credentials::check_password(auth, user, password).await;
+    settle(auth, &held, outcome).await
+}
+
+/// A check of a signed-in user's current password (password change, email
+/// change, sudo), counted against the account's lockout: a stolen cookie or
+/// token must not brute-force the password behind it.
+pub(crate) async fn guarded_password(
+    auth: &CrudAuth,
+    user: Option<LoadedUser>,
+    id: &UserId,
+    password: String,
+) -> Result<LoadedUser, AuthError> {
+    let held = [admit(auth, Limit::account(auth, id)).await?];
+    let outcome = credentials::check_password(auth, user, password).await;
+    settle(auth, &held, outcome).await
+}
+
+/// The per-IP registration throttle; a limit of 0 turns it off.
 pub(crate) async fn throttle_registration(
     auth: &CrudAuth,
     ip: Option<IpAddr>,
 ) -> Result<(), AuthError> {
-    let Some(ip) = ip else {
-        return Ok(());
-    };
     const HOUR: i64 = 3600;
     let limit = i64::from(auth.inner.config.register_per_hour);
-    let key = format!("reg:{ip}");
+    let Some(ip) = ip.filter(|_| limit > 0) else {
+        return Ok(());
+    };
+    let key = format!("reg:{}", ip_group(ip));
     let counter = reserve(&auth.inner.db, &key, HOUR).await?;
     if counter.count > limit {
         let left = (counter.window_start + HOUR - now()).max(1);
         return Err(AuthError::RateLimited(left as u64));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_grouped_as_the_lockout_counts_them() {
+        let group = |s: &str| ip_group(s.parse().unwrap());
+        assert_eq!(group("203.0.113.7"), "203.0.113.7");
+        assert_eq!(group("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(group("2001:db8:1:2:aaaa::1"), group("2001:db8:1:2:ffff::9"));
+        assert_eq!(group("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_ne!(group("2001:db8:1:2::1"), group("2001:db8:1:3::1"));
+    }
 }

@@ -38,6 +38,18 @@ pub(crate) fn well_formed(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The password epoch of a stored hash: sessions and token families carry
+/// the epoch they were created under, and one that differs from the user's
+/// current epoch is dead. Deriving it from the hash means that every change
+/// of the password (through crudauth or straight in the user table) starts
+/// a new epoch, and that the hot paths, which load the user row anyway,
+/// check it without another query.
+pub(crate) fn password_epoch(password_hash: &str) -> String {
+    let mut full = digest(password_hash);
+    full.truncate(32);
+    full
+}
+
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()

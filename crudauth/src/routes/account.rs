@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{emit, ok_empty};
-use crate::credentials::check_password;
+use super::{emit, ok_empty, with_cookies};
+use crate::csrf;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Body, Client, Submitted};
@@ -16,7 +16,8 @@ use crate::lockout;
 use crate::principal::Principal;
 use crate::state::CrudAuth;
 use crate::store::users::CreateError;
-use crate::store::{families, sessions};
+use crate::store::{self, families, sessions};
+use crate::tokens::password_epoch;
 
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 256;
@@ -152,19 +153,46 @@ pub(super) async fn change_password(
     let db = &auth.inner.db;
     validate_password("new_password", &form.new_password)?;
     let user = auth.inner.users.by_id(db, &principal.user_id).await?;
-    let user = check_password(&auth, user, form.current_password).await?;
+    let user =
+        lockout::guarded_password(&auth, user, &principal.user_id, form.current_password).await?;
     let hash = auth.inner.hasher.hash(form.new_password).await?;
-    // Every other credential dies with the old password; the session that
-    // made the change stays. They die first: a change failing midway then
-    // leaves the old password with fewer sessions, never the new password
-    // beside credentials that predate it.
+    let epoch = password_epoch(&hash);
+    // The new hash starts a new password epoch: every session and family
+    // from before it is dead from this commit on, including one that a
+    // login racing this change creates with the old password. The caller's
+    // own session survives under a new id (a thief holding the old cookie
+    // is out); the rest are deleted to keep the tables clean.
     let owner = user.id.to_string();
-    sessions::revoke_all(db, &owner, principal.session_id.as_deref()).await?;
-    families::revoke_user(db, &owner).await?;
-    auth.inner
+    let txn = store::begin_write(db).await?;
+    if !auth
+        .inner
         .users
-        .set_password_hash(db, &user.id, hash)
-        .await?;
+        .replace_password_hash(&txn, &user.id, &user.password_hash, hash)
+        .await?
+    {
+        // Another change won the race; this request's current password is
+        // no longer current.
+        txn.rollback().await?;
+        return Err(AuthError::InvalidCredentials);
+    }
+    let rotated = match principal.session_id.as_deref() {
+        Some(id) => sessions::rotate(&txn, id, &epoch).await?,
+        None => None,
+    };
+    let keep = rotated.as_ref().map(|(row, _)| row.id.as_str());
+    sessions::revoke_all(&txn, &owner, keep).await?;
+    families::revoke_user(&txn, &owner).await?;
+    txn.commit().await?;
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
-    Ok(ok_empty())
+    let Some((row, token)) = rotated else {
+        return Ok(ok_empty());
+    };
+    let config = &auth.inner.config;
+    let csrf_token = csrf::token_for(&auth.inner.secret, &token);
+    let body = Json(json!({ "csrf_token": csrf_token })).into_response();
+    // A remembered session keeps a persistent cookie.
+    let remembered = row.idle_secs == config.remember_me.as_secs() as i64;
+    let max_age = remembered.then(|| row.expires_at - crate::tokens::now());
+    let cookies = config.cookies.issue(&token, &csrf_token, max_age);
+    Ok(with_cookies(body, cookies))
 }

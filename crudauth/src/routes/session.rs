@@ -58,6 +58,7 @@ pub(super) async fn login(
             lifetime_secs: lifetime.as_secs() as i64,
             ip: client.ip.map(|ip| ip.to_string()),
             user_agent: client.user_agent,
+            password_epoch: tokens::password_epoch(&user.password_hash),
         },
     )
     .await?;

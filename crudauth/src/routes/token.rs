@@ -73,7 +73,9 @@ pub(super) async fn token(
     let scope = clamp_scopes(form.scope.as_deref(), &user.scopes);
     let sub = user.id.to_string();
     let ttl = auth.inner.config.refresh_ttl.as_secs() as i64;
-    let (family, refresh_token) = families::create(&auth.inner.db, &sub, &scope, ttl).await?;
+    let epoch = tokens::password_epoch(&user.password_hash);
+    let (family, refresh_token) =
+        families::create(&auth.inner.db, &sub, &scope, ttl, &epoch).await?;
     emit(
         &auth,
         AuthEvent::LoggedIn {
@@ -95,14 +97,19 @@ pub(super) async fn refresh(
     // The owner is checked before the rotation commits: nothing after the
     // commit may fail, or the client would be left without the successor of
     // a token it can no longer present.
-    if let Some((family, owner)) = families::owner_of(db, &form.refresh_token).await?
-        && active_user(&auth, &owner).await?.is_none()
-    {
-        // A user deactivated since the login gets no new tokens.
-        families::revoke(db, &family).await?;
-        return Err(AuthError::InvalidToken("user no longer active"));
-    }
-    let rotated = match families::rotate(db, &form.refresh_token).await {
+    let Some(owner) = families::owner_of(db, &form.refresh_token).await? else {
+        return Err(AuthError::InvalidToken("unknown or expired refresh token"));
+    };
+    let user = active_user(&auth, &owner.user_id).await?;
+    let Some(user) =
+        user.filter(|u| tokens::password_epoch(&u.password_hash) == owner.password_epoch)
+    else {
+        // A user deactivated, or whose password changed, since the login
+        // gets no new tokens.
+        families::revoke(db, &owner.family_id).await?;
+        return Err(AuthError::InvalidToken("this login has ended"));
+    };
+    let rotated = match families::rotate(db, &form.refresh_token, &user.scopes).await {
         Ok(rotated) => rotated,
         Err(RotateError::Invalid) => {
             return Err(AuthError::InvalidToken("unknown or expired refresh token"));

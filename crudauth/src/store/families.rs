@@ -19,6 +19,14 @@ pub(crate) struct Rotated {
     pub refresh_token: String,
 }
 
+/// The family of a presented refresh token, read before it is rotated.
+#[derive(Debug, Clone)]
+pub(crate) struct Owner {
+    pub family_id: String,
+    pub user_id: String,
+    pub password_epoch: String,
+}
+
 /// Why a refresh token was refused.
 #[derive(Debug)]
 pub(crate) enum RotateError {
@@ -54,6 +62,7 @@ pub(crate) async fn create(
     user_id: &str,
     scope: &str,
     ttl_secs: i64,
+    password_epoch: &str,
 ) -> Result<(String, String), DbErr> {
     let id = uuid::Uuid::new_v4().to_string();
     let at = now();
@@ -65,6 +74,7 @@ pub(crate) async fn create(
         created_at: Set(at),
         expires_at: Set(at + ttl_secs),
         revoked_at: Set(None),
+        password_epoch: Set(password_epoch.to_owned()),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -73,10 +83,15 @@ pub(crate) async fn create(
     Ok((id, token))
 }
 
-/// Exchanges a refresh token for its successor. The conditional update is
+/// Exchanges a refresh token for its successor, narrowing the family's
+/// scopes to `allowed` (the user's current ones). The conditional update is
 /// the linearization point: of two concurrent presentations exactly one sees
 /// `used_at IS NULL`; the other counts as reuse.
-pub(crate) async fn rotate(db: &DatabaseConnection, token: &str) -> Result<Rotated, RotateError> {
+pub(crate) async fn rotate(
+    db: &DatabaseConnection,
+    token: &str,
+    allowed: &[String],
+) -> Result<Rotated, RotateError> {
     let hash = digest(token);
     let Some(row) = refresh::Entity::find_by_id(hash.clone()).one(db).await? else {
         return Err(RotateError::Invalid);
@@ -101,12 +116,20 @@ pub(crate) async fn rotate(db: &DatabaseConnection, token: &str) -> Result<Rotat
         txn.rollback().await?;
         return Err(RotateError::Invalid);
     };
+    let scope = narrow_scope(&family.scope, allowed);
+    if scope != family.scope {
+        family::Entity::update_many()
+            .col_expr(family::Column::Scope, Expr::value(scope.clone()))
+            .filter(family::Column::Id.eq(family.id.clone()))
+            .exec(&txn)
+            .await?;
+    }
     let refresh_token = insert_token(&txn, &family.id).await?;
     txn.commit().await?;
     Ok(Rotated {
         family_id: family.id,
         user_id: family.user_id,
-        scope: family.scope,
+        scope,
         refresh_token,
     })
 }
@@ -122,11 +145,20 @@ pub(crate) async fn family_of<C: ConnectionTrait>(
         .map(|r| r.family_id))
 }
 
+/// The scopes of `granted` (space-separated) that are among `allowed`.
+pub(crate) fn narrow_scope(granted: &str, allowed: &[String]) -> String {
+    granted
+        .split_whitespace()
+        .filter(|s| allowed.iter().any(|a| a == s))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The family and user a refresh token belongs to, without rotating it.
 pub(crate) async fn owner_of<C: ConnectionTrait>(
     db: &C,
     token: &str,
-) -> Result<Option<(String, String)>, DbErr> {
+) -> Result<Option<Owner>, DbErr> {
     let family_of_token = refresh::Entity::find()
         .select_only()
         .column(refresh::Column::FamilyId)
@@ -136,7 +168,11 @@ pub(crate) async fn owner_of<C: ConnectionTrait>(
         .filter(family::Column::Id.in_subquery(family_of_token))
         .one(db)
         .await?
-        .map(|f| (f.id, f.user_id)))
+        .map(|f| Owner {
+            family_id: f.id,
+            user_id: f.user_id,
+            password_epoch: f.password_epoch,
+        }))
 }
 
 /// Revokes one family: its refresh tokens and its access tokens (by `sid`).
@@ -170,4 +206,21 @@ pub(crate) async fn revoke_user_except<C: ConnectionTrait>(
 /// Revokes every family of a user.
 pub(crate) async fn revoke_user<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<u64, DbErr> {
     revoke_user_except(db, user_id, None).await
+}
+
+/// Moves a user's families from one password epoch to another (a rehash of
+/// the same password).
+pub(crate) async fn move_epoch<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), DbErr> {
+    family::Entity::update_many()
+        .col_expr(family::Column::PasswordEpoch, Expr::value(to))
+        .filter(family::Column::UserId.eq(user_id))
+        .filter(family::Column::PasswordEpoch.eq(from))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! `sea-orm-migration` migration for applications with their own migrator.
 
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, Schema,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, Schema, Statement,
     TransactionTrait,
 };
 
@@ -29,6 +29,41 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     one(db, &schema, family::Entity).await?;
     one(db, &schema, refresh_token::Entity).await?;
     one(db, &schema, attempt::Entity).await?;
+    for (table, column) in ADDED_COLUMNS {
+        add_column(db, table, column).await?;
+    }
+    Ok(())
+}
+
+/// Text columns added after a table's first release, so that tables created
+/// by an older version gain them (`''` means "from before the column").
+const ADDED_COLUMNS: [(&str, &str); 2] = [
+    ("crudauth_sessions", "password_epoch"),
+    ("crudauth_token_families", "password_epoch"),
+];
+
+async fn add_column<C: ConnectionTrait>(db: &C, table: &str, column: &str) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        let sql = format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} TEXT NOT NULL DEFAULT ''"
+        );
+        db.execute_unprepared(&sql).await?;
+        return Ok(());
+    }
+    let probe =
+        format!("SELECT COUNT(*) AS n FROM pragma_table_info('{table}') WHERE name = '{column}'");
+    let present = match db
+        .query_one_raw(Statement::from_string(backend, probe))
+        .await?
+    {
+        Some(row) => row.try_get::<i32>("", "n")? > 0,
+        None => false,
+    };
+    if !present {
+        let sql = format!("ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT ''");
+        db.execute_unprepared(&sql).await?;
+    }
     Ok(())
 }
 

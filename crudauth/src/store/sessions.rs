@@ -16,6 +16,7 @@ pub(crate) struct NewSession {
     pub lifetime_secs: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub password_epoch: String,
 }
 
 /// Stores a new session and returns its row and the secret token for the
@@ -36,6 +37,7 @@ pub(crate) async fn create<C: ConnectionTrait>(
         expires_at: Set(at + new.lifetime_secs),
         ip: Set(new.ip),
         user_agent: Set(new.user_agent),
+        password_epoch: Set(new.password_epoch),
     };
     let model = Entity::insert(row).exec_with_returning(db).await?;
     Ok((model, token))
@@ -83,6 +85,52 @@ pub(crate) async fn touch<C: ConnectionTrait>(db: &C, row: &session::Model) -> R
     Entity::update_many()
         .col_expr(Column::LastSeenAt, Expr::value(at))
         .filter(Column::Id.eq(row.id.clone()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Gives a session a new id and secret under `password_epoch`, keeping its
+/// metadata and its absolute end; returns the new row and secret.
+pub(crate) async fn rotate<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    password_epoch: &str,
+) -> Result<Option<(session::Model, String)>, DbErr> {
+    let Some(old) = Entity::find_by_id(id.to_owned()).one(db).await? else {
+        return Ok(None);
+    };
+    let token = random_token();
+    let at = now();
+    let row = session::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        token_hash: Set(digest(&token)),
+        user_id: Set(old.user_id),
+        created_at: Set(at),
+        last_seen_at: Set(at),
+        idle_secs: Set(old.idle_secs),
+        expires_at: Set(old.expires_at),
+        ip: Set(old.ip),
+        user_agent: Set(old.user_agent),
+        password_epoch: Set(password_epoch.to_owned()),
+    };
+    let model = Entity::insert(row).exec_with_returning(db).await?;
+    delete(db, id).await?;
+    Ok(Some((model, token)))
+}
+
+/// Moves a user's sessions from one password epoch to another (a rehash of
+/// the same password).
+pub(crate) async fn move_epoch<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::PasswordEpoch, Expr::value(to))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::PasswordEpoch.eq(from))
         .exec(db)
         .await?;
     Ok(())

@@ -8,9 +8,9 @@ use std::sync::{Arc, OnceLock};
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryTrait, SqlErr,
-    Statement, Value,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    QueryFilter, QueryTrait, SqlErr, Statement, Value,
 };
 
 use super::entities::{family, session};
@@ -20,11 +20,12 @@ use crate::user::key::UserKey;
 use crate::user::key::sealed::{Cast, JoinCast};
 
 /// What a bearer request needs to know of its token family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FamilyState {
     pub exists: bool,
     pub revoked: bool,
     pub expires_at: i64,
+    pub password_epoch: String,
 }
 
 /// Adds `table.column AS <prefix><column>` for every column of `E`.
@@ -84,12 +85,15 @@ pub(crate) trait UserStore: Send + Sync {
         username: Option<String>,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
-    fn set_password_hash<'a>(
+    /// Replaces the password hash only if it is still `current`; whether it
+    /// did.
+    fn replace_password_hash<'a>(
         &'a self,
-        db: &'a DatabaseConnection,
+        db: &'a DatabaseTransaction,
         id: &'a UserId,
+        current: &'a str,
         hash: String,
-    ) -> BoxFuture<'a, Result<(), DbErr>>;
+    ) -> BoxFuture<'a, Result<bool, DbErr>>;
     fn parse_id(&self, raw: &str) -> Option<UserId>;
     fn has_email(&self) -> bool;
 }
@@ -134,6 +138,10 @@ impl<U: AuthUser> ModelStore<U> {
         query.expr_as(
             Expr::col((family::Entity, family::Column::RevokedAt)),
             Alias::new(FAMILY_REVOKED),
+        );
+        query.expr_as(
+            Expr::col((family::Entity, family::Column::PasswordEpoch)),
+            Alias::new(FAMILY_EPOCH),
         );
         query.and_where(Expr::col((U::Entity::default(), U::auth_columns().id)).eq(Expr::val(key)));
         query.clone()
@@ -193,6 +201,7 @@ fn load<U: AuthUser>(model: U) -> LoadedUser {
 const SESSION_PREFIX: &str = "crudauth_s_";
 const FAMILY_EXPIRES: &str = "crudauth_f_expires_at";
 const FAMILY_REVOKED: &str = "crudauth_f_revoked_at";
+const FAMILY_EPOCH: &str = "crudauth_f_password_epoch";
 
 fn lower_eq<C: ColumnTrait>(column: C, value: &str) -> Expr {
     Expr::from(Func::lower(column.into_expr())).eq(value.to_lowercase())
@@ -268,10 +277,12 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             let user = U::from_query_result(&row, "")?;
             let expires_at: Option<i64> = row.try_get_by(FAMILY_EXPIRES)?;
             let revoked_at: Option<i64> = row.try_get_by(FAMILY_REVOKED)?;
+            let password_epoch: Option<String> = row.try_get_by(FAMILY_EPOCH)?;
             let state = FamilyState {
                 exists: expires_at.is_some(),
                 revoked: revoked_at.is_some(),
                 expires_at: expires_at.unwrap_or(0),
+                password_epoch: password_epoch.unwrap_or_default(),
             };
             Ok(Some((load(user), state)))
         })
@@ -368,23 +379,25 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         })
     }
 
-    fn set_password_hash<'a>(
+    fn replace_password_hash<'a>(
         &'a self,
-        db: &'a DatabaseConnection,
+        db: &'a DatabaseTransaction,
         id: &'a UserId,
+        current: &'a str,
         hash: String,
-    ) -> BoxFuture<'a, Result<(), DbErr>> {
+    ) -> BoxFuture<'a, Result<bool, DbErr>> {
         Box::pin(async move {
             let Some(key) = U::Key::from_user_id(id) else {
-                return Ok(());
+                return Ok(false);
             };
             let columns = U::auth_columns();
-            U::Entity::update_many()
+            let result = U::Entity::update_many()
                 .col_expr(columns.password_hash, Expr::value(hash))
                 .filter(columns.id.eq(key))
+                .filter(columns.password_hash.eq(current))
                 .exec(db)
                 .await?;
-            Ok(())
+            Ok(result.rows_affected == 1)
         })
     }
 

@@ -8,7 +8,8 @@ use crate::error::AuthError;
 use crate::jwt::Rejected;
 use crate::principal::Principal;
 use crate::state::{CrudAuth, Transport, TransportFuture};
-use crate::tokens::now;
+use crate::store::families;
+use crate::tokens::{now, password_epoch};
 
 /// The bearer-token transport, for API clients.
 ///
@@ -82,14 +83,24 @@ impl Transport for BearerTransport {
             else {
                 return Ok(None);
             };
-            if !family.exists || family.revoked || family.expires_at <= now() {
+            let stale = family.password_epoch != password_epoch(&user.password_hash);
+            if !family.exists || family.revoked || family.expires_at <= now() || stale {
                 return Err(AuthError::InvalidToken("token revoked"));
             }
             if !user.is_active {
+                // Deactivation ends the login rather than suspend it.
+                families::revoke(&auth.inner.db, &claims.sid).await?;
                 return Ok(None);
             }
+            // The token's scopes, less any the user has lost since.
+            let scopes = claims
+                .scope
+                .split_whitespace()
+                .filter(|s| user.scopes.iter().any(|u| u == s))
+                .map(str::to_owned)
+                .collect();
             let mut principal = Principal::for_user(user, Self::NAME);
-            principal.scopes = claims.scope.split_whitespace().map(str::to_owned).collect();
+            principal.scopes = scopes;
             principal.token_family = Some(claims.sid);
             Ok(Some(principal))
         })

@@ -62,7 +62,11 @@ impl Transport for SessionTransport {
                 sessions::delete(db, &row.id).await?;
                 return Ok(None);
             }
-            if !user.is_active {
+            // A deactivated user's sessions end rather than wait for a
+            // reactivation; a session from before a password change is dead.
+            if !user.is_active || row.password_epoch != tokens::password_epoch(&user.password_hash)
+            {
+                sessions::delete(db, &row.id).await?;
                 return Ok(None);
             }
             if !csrf::is_safe(&parts.method) {

@@ -21,6 +21,10 @@ pub struct Model {
     pub expires_at: i64,
     /// Unix seconds of revocation, if revoked.
     pub revoked_at: Option<i64>,
+    /// The password epoch the family was created under; see
+    /// `tokens::password_epoch`.
+    #[sea_orm(default_value = "")]
+    pub password_epoch: String,
 }
 
 /// No relations declared.

@@ -28,6 +28,10 @@ pub struct Model {
     pub ip: Option<String>,
     /// `User-Agent` at login.
     pub user_agent: Option<String>,
+    /// The password epoch the session was created under; see
+    /// `tokens::password_epoch`.
+    #[sea_orm(default_value = "")]
+    pub password_epoch: String,
 }
 
 /// No relations: the user table is the application's.
