@@ -1,15 +1,15 @@
 //! Bearer tokens end to end: forged and tampered tokens, refresh rotation
 //! with reuse detection, and the transport precedence matrix.
 
-mod common;
-
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use common::{Backend, PASSWORD, SECRET, Server, assert_error, start, start_app};
 use crudauth::{
     AuthError, BearerTransport, CrudAuth, Principal, SessionTransport, Transport, TransportFuture,
     UserId, authed,
+};
+use crudauth_tests::{
+    Backend, PASSWORD, SECRET, Server, assert_error, on_both_backends, start, start_app,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
@@ -535,7 +535,7 @@ async fn matrix_server(backend: Backend, bearer_first: bool) -> Server {
             let builder = CrudAuth::builder()
                 .database(db)
                 .user_model::<example_web_and_api::user::Model>()
-                .config(common::config())
+                .config(crudauth_tests::config())
                 .me_route(false);
             let builder = if bearer_first {
                 builder

@@ -3,14 +3,12 @@
 //! reuse detection live in the database, so either process sees what the
 //! other did.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Once;
 use std::time::Duration;
 
-use common::{Backend, Browser, PASSWORD, TestDb, assert_error};
+use crudauth_tests::{Backend, Browser, PASSWORD, TestDb, assert_error};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -102,7 +100,7 @@ impl Instance {
         Self {
             name,
             base: format!("http://{addr}"),
-            client: common::client(),
+            client: crudauth_tests::client(),
             child,
             stderr,
         }
@@ -158,7 +156,7 @@ impl Instance {
 /// Two processes started at once on one fresh database (so that they also
 /// race to create the tables), and the database.
 async fn pair() -> Option<(Instance, Instance, TestDb)> {
-    if !common::postgres_enabled().await {
+    if !crudauth_tests::postgres_enabled().await {
         return None;
     }
     let db = TestDb::create(Backend::Postgres).await;

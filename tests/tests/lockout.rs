@@ -1,12 +1,10 @@
 //! Lockout, client addresses and the registration throttle, counted in the
 //! database (SQLite and PostgreSQL).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Backend, PASSWORD, Server, assert_error, start};
 use crudauth::LockoutPolicy;
+use crudauth_tests::{Backend, PASSWORD, Server, assert_error, on_both_backends, start};
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 

@@ -3,15 +3,13 @@
 //! that needs it answers 503 `unavailable` within seconds; the server
 //! recovers by itself; and a request cut midway loses or half-writes nothing.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Browser, PASSWORD, Server, TestDb, start_through};
 use crudauth::LockoutPolicy;
+use crudauth_tests::{Browser, PASSWORD, Server, TestDb, start_through};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -170,10 +168,10 @@ fn authority(url: &str) -> &str {
 async fn behind_proxy(
     tweak: impl FnOnce(crudauth::CrudAuthBuilder) -> crudauth::CrudAuthBuilder,
 ) -> Option<(Server, Proxy, DatabaseConnection)> {
-    if !common::postgres_enabled().await {
+    if !crudauth_tests::postgres_enabled().await {
         return None;
     }
-    let test_db = TestDb::create(common::Backend::Postgres).await;
+    let test_db = TestDb::create(crudauth_tests::Backend::Postgres).await;
     let direct_url = test_db.url.clone();
     let upstream = authority(&direct_url);
     let upstream = if upstream.contains(':') {
@@ -420,7 +418,7 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
 async fn tripped(proxy: &Proxy, what: &str, request: RequestBuilder) {
     let res = request.send().await.expect("the server answers");
     assert!(proxy.tripped(), "{what}: the fault never fired");
-    common::assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    crudauth_tests::assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

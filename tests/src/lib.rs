@@ -1,6 +1,6 @@
-//! Test harness: a real server on a loopback socket over a real database
-//! (a fresh SQLite file, or a fresh PostgreSQL database dropped afterwards).
-#![allow(dead_code)]
+//! The harness of the integration tests in `tests/`: a real server on a
+//! loopback socket over a real database (a fresh SQLite file, or a fresh
+//! PostgreSQL database dropped afterwards), and a client for it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,7 +31,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::common::Backend::Sqlite).await
+                    super::$name($crate::Backend::Sqlite).await
                 }
             )*
         }
@@ -39,10 +39,10 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if !$crate::common::postgres_enabled().await {
+                    if !$crate::postgres_enabled().await {
                         return;
                     }
-                    super::$name($crate::common::Backend::Postgres).await
+                    super::$name($crate::Backend::Postgres).await
                 }
             )*
         }
@@ -92,6 +92,7 @@ pub async fn postgres_enabled() -> bool {
 }
 
 /// A database that exists for one test.
+#[derive(Debug)]
 pub struct TestDb {
     pub url: String,
     pub backend: Backend,
@@ -170,6 +171,7 @@ impl Drop for TestDb {
 }
 
 /// A running server.
+#[derive(Debug)]
 pub struct Server {
     pub base: String,
     pub auth: CrudAuth,

@@ -4,15 +4,13 @@
 //! no session may be lost before its logout, and every refresh token is
 //! accepted exactly once, also when presented twice at the same moment.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Backend, Browser, PASSWORD, Server, start};
 use crudauth::LockoutPolicy;
+use crudauth_tests::{Backend, Browser, PASSWORD, Server, start};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -205,7 +203,7 @@ async fn cycle(server: &Server, client: &Client, tally: &Tally, who: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_clients_cycle_without_5xx_lost_sessions_or_double_rotations() {
-    if !common::postgres_enabled().await {
+    if !crudauth_tests::postgres_enabled().await {
         return;
     }
     // Every client comes from 127.0.0.1: the per-IP limits would otherwise
