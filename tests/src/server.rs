@@ -2,28 +2,35 @@
 //! test's own) on a loopback socket over a [`TestDb`].
 
 use std::net::SocketAddr;
+use std::ops::Deref;
 
 use crudauth::{CrudAuth, CrudAuthBuilder, CrudAuthConfig};
-use reqwest::{Client, Method, Response, StatusCode};
 use sea_orm::DatabaseConnection;
-use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::{Backend, Browser, PASSWORD, TestDb, client};
+use crate::{Backend, Endpoint, TestDb};
 
 /// The signing key of every test server.
 pub const SECRET: &[u8] = b"test-secret-key-of-at-least-32-bytes!!";
 
-/// A running server.
+/// A running server, and a client of it: the [`Endpoint`]'s requests are
+/// called on the server itself (`server.login(..)`).
 #[derive(Debug)]
 pub struct Server {
-    pub base: String,
+    endpoint: Endpoint,
     pub auth: CrudAuth,
     pub db: DatabaseConnection,
-    pub client: Client,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _db: TestDb,
+}
+
+impl Deref for Server {
+    type Target = Endpoint;
+
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
 }
 
 impl Drop for Server {
@@ -136,102 +143,11 @@ async fn serve_router(
         .await;
     });
     Server {
-        base: format!("http://{addr}"),
+        endpoint: Endpoint::new(format!("http://{addr}")),
         auth,
         db,
-        client: client(),
         shutdown: Some(tx),
         task: Some(task),
         _db: test_db,
-    }
-}
-
-impl Server {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub async fn post_json(&self, path: &str, body: Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    /// Registers a user and returns its id.
-    pub async fn register(&self, email: &str) -> Value {
-        let res = self
-            .post_json("/register", json!({ "email": email, "password": PASSWORD }))
-            .await;
-        assert_eq!(res.status(), StatusCode::CREATED, "register {email}");
-        res.json::<Value>().await.unwrap()["id"].clone()
-    }
-
-    /// Logs in through `/login` and returns the browser's state.
-    pub async fn login(&self, username: &str) -> Browser {
-        self.login_with(username, PASSWORD, None)
-            .await
-            .expect("login succeeds")
-    }
-
-    pub async fn login_with(
-        &self,
-        username: &str,
-        password: &str,
-        cookie: Option<&str>,
-    ) -> Result<Browser, Response> {
-        let mut req = self
-            .client
-            .post(self.url("/login"))
-            .json(&json!({ "username": username, "password": password }));
-        if let Some(cookie) = cookie {
-            req = req.header("cookie", cookie);
-        }
-        let res = req.send().await.expect("request");
-        if res.status() != StatusCode::OK {
-            return Err(res);
-        }
-        Ok(Browser::from_login(res).await)
-    }
-
-    /// A request carrying the browser's cookie (and CSRF header if `csrf`).
-    pub async fn as_browser(
-        &self,
-        browser: &Browser,
-        method: Method,
-        path: &str,
-        csrf: Option<&str>,
-    ) -> Response {
-        let mut req = self
-            .client
-            .request(method, self.url(path))
-            .header("cookie", browser.cookie());
-        if let Some(token) = csrf {
-            req = req.header("x-csrf-token", token);
-        }
-        req.send().await.expect("request")
-    }
-
-    /// Obtains a token pair through `/token`.
-    pub async fn token(&self, username: &str) -> Value {
-        let res = self
-            .post_json(
-                "/token",
-                json!({ "username": username, "password": PASSWORD }),
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::OK, "token for {username}");
-        res.json().await.unwrap()
-    }
-
-    pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
     }
 }

@@ -206,21 +206,6 @@ async fn signed_up(server: &Server, email: &str) -> Credentials {
     }
 }
 
-fn with_cookie(server: &Server, method: Method, path: &str, browser: &Browser) -> RequestBuilder {
-    server
-        .client
-        .request(method, server.url(path))
-        .header("cookie", browser.cookie())
-        .header("x-csrf-token", &browser.csrf)
-}
-
-fn with_bearer(server: &Server, method: Method, path: &str, token: &str) -> RequestBuilder {
-    server
-        .client
-        .request(method, server.url(path))
-        .bearer_auth(token)
-}
-
 /// Every route that needs the database, as a client holding `creds` calls it.
 fn probes(server: &Server, creds: &Credentials) -> Vec<(&'static str, RequestBuilder)> {
     let post = |path: &str| server.client.post(server.url(path));
@@ -228,23 +213,23 @@ fn probes(server: &Server, creds: &Credentials) -> Vec<(&'static str, RequestBui
     vec![
         (
             "GET /me (cookie)",
-            with_cookie(server, Method::GET, "/me", &creds.browser),
+            server.with_cookie(Method::GET, "/me", &creds.browser),
         ),
         (
             "GET /me (bearer)",
-            with_bearer(server, Method::GET, "/me", &creds.access),
+            server.with_bearer(Method::GET, "/me", &creds.access),
         ),
         (
             "GET /account (cookie)",
-            with_cookie(server, Method::GET, "/account", &creds.browser),
+            server.with_cookie(Method::GET, "/account", &creds.browser),
         ),
         (
             "GET /sessions (cookie)",
-            with_cookie(server, Method::GET, "/sessions", &creds.browser),
+            server.with_cookie(Method::GET, "/sessions", &creds.browser),
         ),
         (
             "POST /api/jobs (bearer)",
-            with_bearer(server, Method::POST, "/api/jobs", &creds.access).json(&json!({})),
+            server.with_bearer(Method::POST, "/api/jobs", &creds.access).json(&json!({})),
         ),
         ("POST /login", post("/login").json(&login)),
         ("POST /token", post("/token").json(&login)),
@@ -258,17 +243,17 @@ fn probes(server: &Server, creds: &Credentials) -> Vec<(&'static str, RequestBui
         ),
         (
             "POST /logout (cookie)",
-            with_cookie(server, Method::POST, "/logout", &creds.browser),
+            server.with_cookie(Method::POST, "/logout", &creds.browser),
         ),
         (
             "POST /change-password (bearer)",
-            with_bearer(server, Method::POST, "/change-password", &creds.access).json(
+            server.with_bearer(Method::POST, "/change-password", &creds.access).json(
                 &json!({ "current_password": PASSWORD, "new_password": "a brand new password" }),
             ),
         ),
         (
             "POST /logout-all (bearer)",
-            with_bearer(server, Method::POST, "/logout-all", &creds.access).json(&json!({})),
+            server.with_bearer(Method::POST, "/logout-all", &creds.access).json(&json!({})),
         ),
     ]
 }
@@ -313,7 +298,8 @@ async fn outage_answers_503_promptly_and_recovers_by_itself() {
     proxy.restore().await;
     let restored = Instant::now();
     loop {
-        let res = with_cookie(&server, Method::GET, "/me", &creds.browser)
+        let res = server
+            .with_cookie(Method::GET, "/me", &creds.browser)
             .send()
             .await
             .unwrap();
@@ -328,7 +314,8 @@ async fn outage_answers_503_promptly_and_recovers_by_itself() {
 
     // The same credentials work again: nothing attempted during the outage
     // (logout, logout-all, refresh, password change) took effect.
-    let me = with_bearer(&server, Method::GET, "/me", &creds.access)
+    let me = server
+        .with_bearer(Method::GET, "/me", &creds.access)
         .send()
         .await
         .unwrap();
@@ -522,7 +509,8 @@ async fn login_cut_midway_keeps_the_session_it_would_replace() {
             .json(&json!({ "username": "ada@example.com", "password": PASSWORD })),
     )
     .await;
-    let me = with_cookie(&server, Method::GET, "/me", &creds.browser)
+    let me = server
+        .with_cookie(Method::GET, "/me", &creds.browser)
         .send()
         .await
         .unwrap();
@@ -557,12 +545,14 @@ async fn password_change_cut_midway_never_leaves_old_credentials_beside_the_new_
         tripped(
             &proxy,
             point,
-            with_cookie(&server, Method::POST, "/change-password", &changer)
+            server
+                .with_cookie(Method::POST, "/change-password", &changer)
                 .json(&json!({ "current_password": PASSWORD, "new_password": NEW })),
         )
         .await;
         let new_password_works = server.login_with(&email, NEW, None).await.is_ok();
-        let old_session = with_cookie(&server, Method::GET, "/me", &creds.browser)
+        let old_session = server
+            .with_cookie(Method::GET, "/me", &creds.browser)
             .send()
             .await
             .unwrap()
