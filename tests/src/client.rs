@@ -195,6 +195,29 @@ pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
+/// The access and refresh tokens of a `/token` or `/refresh` answer.
+pub fn token_pair(pair: &Value) -> (String, String) {
+    (
+        pair["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned(),
+        pair["refresh_token"]
+            .as_str()
+            .expect("a refresh token")
+            .to_owned(),
+    )
+}
+
+/// The `Retry-After` of a refusal, in seconds.
+pub fn retry_after(res: &Response) -> u64 {
+    res.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds")
+}
+
 /// Asserts a crudauth JSON error.
 pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(res.status(), status, "status for expected code {code}");

@@ -6,7 +6,9 @@ mod client;
 mod database;
 mod server;
 
-pub use client::{Browser, Endpoint, PASSWORD, assert_error, client, set_cookies};
+pub use client::{
+    Browser, Endpoint, PASSWORD, assert_error, client, retry_after, set_cookies, token_pair,
+};
 pub use database::{Backend, TestDb, postgres_enabled};
 pub use server::{SECRET, Server, config, start, start_app, start_router, start_through};
 

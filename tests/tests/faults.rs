@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crudauth::LockoutPolicy;
-use crudauth_tests::{Browser, PASSWORD, Server, TestDb, start_through};
+use crudauth_tests::{Browser, PASSWORD, Server, TestDb, start_through, token_pair};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -198,11 +198,11 @@ struct Credentials {
 async fn signed_up(server: &Server, email: &str) -> Credentials {
     server.register(email).await;
     let browser = server.login(email).await;
-    let pair = server.token(email).await;
+    let (access, refresh) = token_pair(&server.token(email).await);
     Credentials {
         browser,
-        access: pair["access_token"].as_str().unwrap().to_owned(),
-        refresh: pair["refresh_token"].as_str().unwrap().to_owned(),
+        access,
+        refresh,
     }
 }
 
@@ -675,13 +675,6 @@ impl Client {
         let me = server.get_bearer("/me", &access).await;
         self.saw("GET /me with a live token", me.status(), &[StatusCode::OK]);
     }
-}
-
-fn token_pair(pair: &Value) -> (String, String) {
-    (
-        pair["access_token"].as_str().unwrap().to_owned(),
-        pair["refresh_token"].as_str().unwrap().to_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::sync::Once;
 use std::time::Duration;
 
-use crudauth_tests::{Backend, Endpoint, PASSWORD, TestDb, assert_error};
+use crudauth_tests::{Backend, Endpoint, PASSWORD, TestDb, assert_error, retry_after};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -203,12 +203,7 @@ async fn a_lockout_earned_on_one_instance_holds_on_the_other() {
         .login_with("ada@example.com", PASSWORD, None)
         .await
         .expect_err("locked");
-    let retry_after: u64 = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .expect("Retry-After in seconds");
+    let retry_after = retry_after(&res);
     assert!(
         (1..=60).contains(&retry_after),
         "Retry-After: {retry_after}"
