@@ -2,10 +2,12 @@
 //! loopback socket over a real database (a fresh SQLite file, or a fresh
 //! PostgreSQL database dropped afterwards), and a client for it.
 
+mod api_key;
 mod client;
 mod database;
 mod server;
 
+pub use api_key::ApiKeyTransport;
 pub use client::{
     Browser, Endpoint, PASSWORD, assert_error, client, retry_after, set_cookies, token_pair,
 };

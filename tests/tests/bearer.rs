@@ -4,12 +4,10 @@
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use crudauth::{
-    AuthError, BearerTransport, CrudAuth, Principal, SessionTransport, Transport, TransportFuture,
-    UserId, authed,
-};
+use crudauth::{BearerTransport, CrudAuth, Principal, SessionTransport, authed};
 use crudauth_tests::{
-    Backend, PASSWORD, SECRET, Server, assert_error, on_both_backends, start, start_app,
+    ApiKeyTransport, Backend, PASSWORD, SECRET, Server, assert_error, on_both_backends, start,
+    start_app,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
@@ -472,33 +470,6 @@ async fn cookie_and_bearer_see_the_same_user(backend: Backend) {
     );
 }
 
-/// `X-Api-Key: key-<id>`: a custom transport for the list-subset case.
-struct ApiKey;
-
-impl Transport for ApiKey {
-    fn name(&self) -> &'static str {
-        "api_key"
-    }
-    fn authenticate<'a>(
-        &'a self,
-        parts: &'a axum::http::request::Parts,
-        _: &'a CrudAuth,
-    ) -> TransportFuture<'a> {
-        Box::pin(async move {
-            let Some(value) = parts.headers.get("x-api-key") else {
-                return Ok(None);
-            };
-            let id = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("key-"))
-                .and_then(|v| v.parse::<i64>().ok())
-                .ok_or(AuthError::InvalidToken("malformed API key"))?;
-            Ok(Some(Principal::new(UserId::Int(id), "api_key")))
-        })
-    }
-}
-
 fn who(user: Option<Principal>) -> axum::Json<Value> {
     axum::Json(match user {
         Some(user) => json!({ "id": user.user_id, "transport": user.transport }),
@@ -546,7 +517,7 @@ async fn matrix_server(backend: Backend, bearer_first: bool) -> Server {
                     .transport(SessionTransport::new())
                     .transport(BearerTransport::new())
             };
-            builder.transport(ApiKey)
+            builder.transport(ApiKeyTransport)
         },
         |auth| {
             axum::Router::new()
@@ -688,7 +659,7 @@ async fn precedence_matrix(backend: Backend) {
         let res = server
             .client
             .get(server.url("/subset"))
-            .header("x-api-key", format!("key-{ada}"))
+            .header("x-api-key", format!("demo-{ada}"))
             .send()
             .await
             .unwrap();
@@ -696,7 +667,7 @@ async fn precedence_matrix(backend: Backend) {
         let res: Value = server
             .client
             .get(server.url("/opt"))
-            .header("x-api-key", format!("key-{ada}"))
+            .header("x-api-key", format!("demo-{ada}"))
             .send()
             .await
             .unwrap()

@@ -7,13 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crudauth::{
-    AuthError, CrudAuth, CrudAuthConfig, Principal, Transport, TransportFuture, UserId, authed,
-};
+use crudauth::{CrudAuth, CrudAuthConfig, Principal, UserId, authed};
+use crudauth_tests::ApiKeyTransport;
 use example_web_and_api::user;
 use reqwest::Client;
 use sea_orm::sea_query::Expr;
@@ -21,30 +19,6 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-
-/// `X-Api-Key: demo-<user id>`: a toy custom transport.
-struct ApiKeyTransport;
-
-impl Transport for ApiKeyTransport {
-    fn name(&self) -> &'static str {
-        "api_key"
-    }
-
-    fn authenticate<'a>(&'a self, parts: &'a Parts, _auth: &'a CrudAuth) -> TransportFuture<'a> {
-        Box::pin(async move {
-            let Some(value) = parts.headers.get("x-api-key") else {
-                return Ok(None);
-            };
-            let id = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("demo-"))
-                .and_then(|v| v.parse::<i64>().ok())
-                .ok_or(AuthError::InvalidToken("malformed API key"))?;
-            Ok(Some(Principal::new(UserId::Int(id), "api_key")))
-        })
-    }
-}
 
 #[derive(Clone, FromRef)]
 struct AppState {
