@@ -137,6 +137,11 @@ impl Endpoint {
         res.json().await.unwrap()
     }
 
+    /// The access token of a fresh token pair, obtained through `/token`.
+    pub async fn access_token(&self, username: &str) -> String {
+        token_pair(&self.token(username).await).0
+    }
+
     /// `GET path` with `token` as a bearer.
     pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
         self.with_bearer(Method::GET, path, token)

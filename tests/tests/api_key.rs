@@ -15,10 +15,7 @@ async fn a_custom_transport_joins_the_chain(backend: Backend) {
     example_api_key::create_tables(&server.db).await.unwrap();
     let id = server.register("ada@example.com").await;
     let browser = server.login("ada@example.com").await;
-    let token = server.token("ada@example.com").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = server.access_token("ada@example.com").await;
     let res = server
         .client
         .post(server.url("/api-keys"))

@@ -537,10 +537,7 @@ async fn precedence_matrix(backend: Backend) {
         let ada = server.register("ada@example.com").await;
         let bob = server.register("bob@example.com").await;
         let ada_cookie = server.login("ada@example.com").await;
-        let bob_token = server.token("bob@example.com").await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let bob_token = server.access_token("bob@example.com").await;
         let both = |method: Method, path: &str, bearer: &str| {
             server
                 .client

@@ -177,11 +177,7 @@ async fn user(server: &Server, email: &str) -> (i64, String) {
         .await
         .as_i64()
         .expect("an integer id");
-    (id, access_token(server, email).await)
-}
-
-async fn access_token(server: &Server, email: &str) -> String {
-    token_pair(&server.token(email).await).0
+    (id, server.access_token(email).await)
 }
 
 /// A bearer token for `email` narrowed to `scope`.
@@ -433,7 +429,7 @@ async fn gates_run_in_order_superuser_verified_scopes_check() {
     let (_, body) = get_as(&server, "/every-gate", Some(&token)).await;
     assert_eq!(code(&body), "insufficient_scope");
     set(&server, id, user::Column::Scopes, "jobs:read admin").await;
-    let token = access_token(&server, "ada@example.com").await;
+    let token = server.access_token("ada@example.com").await;
     let (status, body) = get_as(&server, "/every-gate", Some(&token)).await;
     assert_eq!(
         (status, code(&body)),

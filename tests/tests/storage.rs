@@ -30,10 +30,7 @@ async fn authenticated_requests_cost_one_query(backend: Backend) {
     .await;
     server.register("ada@example.com").await;
     let browser = server.login("ada@example.com").await;
-    let token = server.token("ada@example.com").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = server.access_token("ada@example.com").await;
     let before = queries.load(Ordering::SeqCst);
     for _ in 0..10 {
         assert_eq!(
@@ -244,10 +241,7 @@ async fn uuid_keyed_users_work_with_both_transports(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(me, json!({ "id": id }));
-    let token = server.token("ada@example.com").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = server.access_token("ada@example.com").await;
     let me: Value = server.get_bearer("/me", &token).await.json().await.unwrap();
     assert_eq!(me, json!({ "id": id }));
     let res = server
