@@ -1,6 +1,10 @@
-//! The harness of the integration tests in `tests/`: a real server on a
-//! loopback socket over a real database (a fresh SQLite file, or a fresh
-//! PostgreSQL database dropped afterwards), and a client for it.
+//! The harness of the integration tests: a real server on a loopback socket
+//! over a real database (a fresh SQLite file, or a fresh PostgreSQL database
+//! dropped afterwards), and a client for it.
+//!
+//! Every file in `tests/tests/` is a test binary that cargo finds on its own
+//! and that uses this library as `crudauth_tests`; `tests/ui/` holds the
+//! trybuild cases that `tests/tests/ui.rs` runs.
 
 mod api_key;
 mod client;
