@@ -1,12 +1,12 @@
 //! Lockout, client addresses and the registration throttle, counted in the
 //! database (SQLite and PostgreSQL).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Backend, PASSWORD, Server, assert_error, start};
 use crudauth::LockoutPolicy;
+use crudauth_tests::{
+    Backend, PASSWORD, Server, assert_error, on_both_backends, retry_after, start,
+};
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 
@@ -19,16 +19,6 @@ async fn login(server: &Server, user: &str, password: &str, forwarded: Option<&s
         req = req.header("x-forwarded-for", addr);
     }
     req.send().await.unwrap()
-}
-
-fn retry_after(res: &Response) -> u64 {
-    res.headers()
-        .get("retry-after")
-        .expect("Retry-After")
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 async fn five_failures_lock_the_identifier_even_for_the_right_password(backend: Backend) {

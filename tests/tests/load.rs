@@ -4,15 +4,13 @@
 //! no session may be lost before its logout, and every refresh token is
 //! accepted exactly once, also when presented twice at the same moment.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Backend, Browser, PASSWORD, Server, start};
 use crudauth::LockoutPolicy;
+use crudauth_tests::{Backend, Browser, PASSWORD, Server, start, token_pair};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -70,16 +68,6 @@ async fn timed(tally: &Tally, request: reqwest::RequestBuilder) -> Response {
     res
 }
 
-fn tokens(pair: &Value) -> (String, String) {
-    (
-        pair["access_token"].as_str().unwrap_or_default().to_owned(),
-        pair["refresh_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
-
 /// One client's cycle. Returns early (noting why) when a step fails, since
 /// the next steps depend on it.
 async fn cycle(server: &Server, client: &Client, tally: &Tally, who: usize) {
@@ -116,7 +104,7 @@ async fn cycle(server: &Server, client: &Client, tally: &Tally, who: usize) {
     if !tally.check(who, "token", &res, StatusCode::OK) {
         return;
     }
-    let (access, first) = tokens(&res.json().await.unwrap());
+    let (access, first) = token_pair(&res.json().await.unwrap());
     let res = timed(tally, bearer(&access)).await;
     tally.check(
         who,
@@ -130,7 +118,7 @@ async fn cycle(server: &Server, client: &Client, tally: &Tally, who: usize) {
         return;
     }
     tally.rotations.fetch_add(1, Ordering::Relaxed);
-    let (access, second) = tokens(&res.json().await.unwrap());
+    let (access, second) = token_pair(&res.json().await.unwrap());
     if second == first {
         tally.note(format!("client {who}: refresh returned the same token"));
     }
@@ -171,7 +159,7 @@ async fn cycle(server: &Server, client: &Client, tally: &Tally, who: usize) {
     if let Some(winner) = winners.into_iter().next() {
         tally.double_winners.fetch_add(1, Ordering::Relaxed);
         tally.rotations.fetch_add(1, Ordering::Relaxed);
-        let (access, _) = tokens(&winner.json().await.unwrap());
+        let (access, _) = token_pair(&winner.json().await.unwrap());
         let res = timed(tally, bearer(&access)).await;
         tally.check(
             who,
@@ -205,7 +193,7 @@ async fn cycle(server: &Server, client: &Client, tally: &Tally, who: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_clients_cycle_without_5xx_lost_sessions_or_double_rotations() {
-    if !common::postgres_enabled().await {
+    if !crudauth_tests::postgres_enabled().await {
         return;
     }
     // Every client comes from 127.0.0.1: the per-IP limits would otherwise

@@ -1,14 +1,12 @@
 //! Storage behaviour: one query per authenticated request, the migration,
 //! rehash on login, hooks, and keys other than integers.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::PasswordHasher;
-use common::{Backend, PASSWORD, TestDb, assert_error, start, start_app};
 use crudauth::{AuthEvent, BearerTransport, CrudAuth, SessionTransport};
+use crudauth_tests::{Backend, PASSWORD, TestDb, assert_error, on_both_backends, start, start_app};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Schema};
 use serde_json::{Value, json};
@@ -25,17 +23,14 @@ async fn authenticated_requests_cost_one_query(backend: Backend) {
             db.set_metric_callback(move |_| {
                 counter.fetch_add(1, Ordering::SeqCst);
             });
-            example_web_and_api::auth_builder(db, common::config())
+            example_web_and_api::auth_builder(db, crudauth_tests::config())
         },
         |_| axum::Router::new(),
     )
     .await;
     server.register("ada@example.com").await;
     let browser = server.login("ada@example.com").await;
-    let token = server.token("ada@example.com").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = server.access_token("ada@example.com").await;
     let before = queries.load(Ordering::SeqCst);
     for _ in 0..10 {
         assert_eq!(
@@ -183,7 +178,7 @@ async fn the_migration_creates_and_drops_the_tables(backend: Backend) {
     }
     // `auth.migrate()` on top of the migrator's tables is a no-op.
     example_web_and_api::connect(&test_db.url).await.unwrap();
-    let auth = example_web_and_api::auth_builder(db.clone(), common::config())
+    let auth = example_web_and_api::auth_builder(db.clone(), crudauth_tests::config())
         .build()
         .unwrap();
     auth.migrate().await.unwrap();
@@ -222,7 +217,7 @@ async fn uuid_keyed_users_work_with_both_transports(backend: Backend) {
             CrudAuth::builder()
                 .database(db)
                 .user_model::<uuid_user::Model>()
-                .config(common::config())
+                .config(crudauth_tests::config())
                 .transport(SessionTransport::new())
                 .transport(BearerTransport::new())
                 .me_route(false)
@@ -256,10 +251,7 @@ async fn uuid_keyed_users_work_with_both_transports(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(me, json!({ "id": id }));
-    let token = server.token("ada@example.com").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = server.access_token("ada@example.com").await;
     let me: Value = server.get_bearer("/me", &token).await.json().await.unwrap();
     assert_eq!(me, json!({ "id": id }));
     let res = server

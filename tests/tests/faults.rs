@@ -3,15 +3,13 @@
 //! that needs it answers 503 `unavailable` within seconds; the server
 //! recovers by itself; and a request cut midway loses or half-writes nothing.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Browser, PASSWORD, Server, TestDb, start_through};
 use crudauth::LockoutPolicy;
+use crudauth_tests::{Browser, PASSWORD, Server, TestDb, start_through, token_pair};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -170,10 +168,10 @@ fn authority(url: &str) -> &str {
 async fn behind_proxy(
     tweak: impl FnOnce(crudauth::CrudAuthBuilder) -> crudauth::CrudAuthBuilder,
 ) -> Option<(Server, Proxy, DatabaseConnection)> {
-    if !common::postgres_enabled().await {
+    if !crudauth_tests::postgres_enabled().await {
         return None;
     }
-    let test_db = TestDb::create(common::Backend::Postgres).await;
+    let test_db = TestDb::create(crudauth_tests::Backend::Postgres).await;
     let direct_url = test_db.url.clone();
     let upstream = authority(&direct_url);
     let upstream = if upstream.contains(':') {
@@ -200,27 +198,12 @@ struct Credentials {
 async fn signed_up(server: &Server, email: &str) -> Credentials {
     server.register(email).await;
     let browser = server.login(email).await;
-    let pair = server.token(email).await;
+    let (access, refresh) = token_pair(&server.token(email).await);
     Credentials {
         browser,
-        access: pair["access_token"].as_str().unwrap().to_owned(),
-        refresh: pair["refresh_token"].as_str().unwrap().to_owned(),
+        access,
+        refresh,
     }
-}
-
-fn with_cookie(server: &Server, method: Method, path: &str, browser: &Browser) -> RequestBuilder {
-    server
-        .client
-        .request(method, server.url(path))
-        .header("cookie", browser.cookie())
-        .header("x-csrf-token", &browser.csrf)
-}
-
-fn with_bearer(server: &Server, method: Method, path: &str, token: &str) -> RequestBuilder {
-    server
-        .client
-        .request(method, server.url(path))
-        .bearer_auth(token)
 }
 
 /// Every route that needs the database, as a client holding `creds` calls it.
@@ -230,23 +213,23 @@ fn probes(server: &Server, creds: &Credentials) -> Vec<(&'static str, RequestBui
     vec![
         (
             "GET /me (cookie)",
-            with_cookie(server, Method::GET, "/me", &creds.browser),
+            server.with_cookie(Method::GET, "/me", &creds.browser),
         ),
         (
             "GET /me (bearer)",
-            with_bearer(server, Method::GET, "/me", &creds.access),
+            server.with_bearer(Method::GET, "/me", &creds.access),
         ),
         (
             "GET /account (cookie)",
-            with_cookie(server, Method::GET, "/account", &creds.browser),
+            server.with_cookie(Method::GET, "/account", &creds.browser),
         ),
         (
             "GET /sessions (cookie)",
-            with_cookie(server, Method::GET, "/sessions", &creds.browser),
+            server.with_cookie(Method::GET, "/sessions", &creds.browser),
         ),
         (
             "POST /api/jobs (bearer)",
-            with_bearer(server, Method::POST, "/api/jobs", &creds.access).json(&json!({})),
+            server.with_bearer(Method::POST, "/api/jobs", &creds.access).json(&json!({})),
         ),
         ("POST /login", post("/login").json(&login)),
         ("POST /token", post("/token").json(&login)),
@@ -260,17 +243,17 @@ fn probes(server: &Server, creds: &Credentials) -> Vec<(&'static str, RequestBui
         ),
         (
             "POST /logout (cookie)",
-            with_cookie(server, Method::POST, "/logout", &creds.browser),
+            server.with_cookie(Method::POST, "/logout", &creds.browser),
         ),
         (
             "POST /change-password (bearer)",
-            with_bearer(server, Method::POST, "/change-password", &creds.access).json(
+            server.with_bearer(Method::POST, "/change-password", &creds.access).json(
                 &json!({ "current_password": PASSWORD, "new_password": "a brand new password" }),
             ),
         ),
         (
             "POST /logout-all (bearer)",
-            with_bearer(server, Method::POST, "/logout-all", &creds.access).json(&json!({})),
+            server.with_bearer(Method::POST, "/logout-all", &creds.access).json(&json!({})),
         ),
     ]
 }
@@ -315,7 +298,8 @@ async fn outage_answers_503_promptly_and_recovers_by_itself() {
     proxy.restore().await;
     let restored = Instant::now();
     loop {
-        let res = with_cookie(&server, Method::GET, "/me", &creds.browser)
+        let res = server
+            .with_cookie(Method::GET, "/me", &creds.browser)
             .send()
             .await
             .unwrap();
@@ -330,7 +314,8 @@ async fn outage_answers_503_promptly_and_recovers_by_itself() {
 
     // The same credentials work again: nothing attempted during the outage
     // (logout, logout-all, refresh, password change) took effect.
-    let me = with_bearer(&server, Method::GET, "/me", &creds.access)
+    let me = server
+        .with_bearer(Method::GET, "/me", &creds.access)
         .send()
         .await
         .unwrap();
@@ -420,7 +405,7 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
 async fn tripped(proxy: &Proxy, what: &str, request: RequestBuilder) {
     let res = request.send().await.expect("the server answers");
     assert!(proxy.tripped(), "{what}: the fault never fired");
-    common::assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    crudauth_tests::assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -524,7 +509,8 @@ async fn login_cut_midway_keeps_the_session_it_would_replace() {
             .json(&json!({ "username": "ada@example.com", "password": PASSWORD })),
     )
     .await;
-    let me = with_cookie(&server, Method::GET, "/me", &creds.browser)
+    let me = server
+        .with_cookie(Method::GET, "/me", &creds.browser)
         .send()
         .await
         .unwrap();
@@ -559,12 +545,14 @@ async fn password_change_cut_midway_never_leaves_old_credentials_beside_the_new_
         tripped(
             &proxy,
             point,
-            with_cookie(&server, Method::POST, "/change-password", &changer)
+            server
+                .with_cookie(Method::POST, "/change-password", &changer)
                 .json(&json!({ "current_password": PASSWORD, "new_password": NEW })),
         )
         .await;
         let new_password_works = server.login_with(&email, NEW, None).await.is_ok();
-        let old_session = with_cookie(&server, Method::GET, "/me", &creds.browser)
+        let old_session = server
+            .with_cookie(Method::GET, "/me", &creds.browser)
             .send()
             .await
             .unwrap()
@@ -687,13 +675,6 @@ impl Client {
         let me = server.get_bearer("/me", &access).await;
         self.saw("GET /me with a live token", me.status(), &[StatusCode::OK]);
     }
-}
-
-fn token_pair(pair: &Value) -> (String, String) {
-    (
-        pair["access_token"].as_str().unwrap().to_owned(),
-        pair["refresh_token"].as_str().unwrap().to_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

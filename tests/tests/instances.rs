@@ -3,15 +3,14 @@
 //! reuse detection live in the database, so either process sees what the
 //! other did.
 
-mod common;
-
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Once;
 use std::time::Duration;
 
-use common::{Backend, Browser, PASSWORD, TestDb, assert_error};
-use reqwest::{Client, Method, Response, StatusCode};
+use crudauth_tests::{Backend, Endpoint, PASSWORD, TestDb, assert_error, retry_after};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -56,13 +55,20 @@ fn example_binary() -> PathBuf {
     ))
 }
 
-/// One running example-server process.
+/// One running example-server process, and a client of it.
 struct Instance {
     name: &'static str,
-    base: String,
-    client: Client,
+    endpoint: Endpoint,
     child: Child,
     stderr: JoinHandle<String>,
+}
+
+impl Deref for Instance {
+    type Target = Endpoint;
+
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
 }
 
 impl Instance {
@@ -101,48 +107,10 @@ impl Instance {
         };
         Self {
             name,
-            base: format!("http://{addr}"),
-            client: common::client(),
+            endpoint: Endpoint::new(format!("http://{addr}")),
             child,
             stderr,
         }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn post_json(&self, path: &str, body: Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    async fn login(&self, email: &str, password: &str) -> Response {
-        self.post_json("/login", json!({ "username": email, "password": password }))
-            .await
-    }
-
-    async fn with_cookie(&self, method: Method, path: &str, browser: &Browser) -> Response {
-        self.client
-            .request(method, self.url(path))
-            .header("cookie", browser.cookie())
-            .header("x-csrf-token", &browser.csrf)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    async fn with_bearer(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
     }
 
     /// Kills the process and fails on errors it logged.
@@ -158,7 +126,7 @@ impl Instance {
 /// Two processes started at once on one fresh database (so that they also
 /// race to create the tables), and the database.
 async fn pair() -> Option<(Instance, Instance, TestDb)> {
-    if !common::postgres_enabled().await {
+    if !crudauth_tests::postgres_enabled().await {
         return None;
     }
     let db = TestDb::create(Backend::Postgres).await;
@@ -168,35 +136,26 @@ async fn pair() -> Option<(Instance, Instance, TestDb)> {
     Some((a, b, db))
 }
 
-async fn register(instance: &Instance, email: &str) -> Value {
-    let res = instance
-        .post_json("/register", json!({ "email": email, "password": PASSWORD }))
-        .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "register on {}",
-        instance.name
-    );
-    res.json::<Value>().await.unwrap()["id"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_made_on_one_instance_works_and_ends_on_the_other() {
     let Some((a, b, _db)) = pair().await else {
         return;
     };
-    let id = register(&a, "ada@example.com").await;
-    let res = a.login("ada@example.com", PASSWORD).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let browser = Browser::from_login(res).await;
+    let id = a.register("ada@example.com").await;
+    let browser = a.login("ada@example.com").await;
 
-    let me = b.with_cookie(Method::GET, "/me", &browser).await;
+    let me = b
+        .with_cookie(Method::GET, "/me", &browser)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
     assert_eq!(me.json::<Value>().await.unwrap(), json!({ "id": id }));
     let sessions: Value = b
         .with_cookie(Method::GET, "/sessions", &browser)
+        .send()
         .await
+        .unwrap()
         .json()
         .await
         .unwrap();
@@ -204,10 +163,18 @@ async fn a_session_made_on_one_instance_works_and_ends_on_the_other() {
     assert_eq!(sessions[0]["current"], true);
 
     // Logout on B (with the CSRF token A issued) ends the session on A.
-    let logout = b.with_cookie(Method::POST, "/logout", &browser).await;
+    let logout = b
+        .with_cookie(Method::POST, "/logout", &browser)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(logout.status(), StatusCode::OK);
     for instance in [&a, &b] {
-        let me = instance.with_cookie(Method::GET, "/me", &browser).await;
+        let me = instance
+            .with_cookie(Method::GET, "/me", &browser)
+            .send()
+            .await
+            .unwrap();
         assert_error(me, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
     a.stop().await;
@@ -219,9 +186,12 @@ async fn a_lockout_earned_on_one_instance_holds_on_the_other() {
     let Some((a, b, _db)) = pair().await else {
         return;
     };
-    register(&b, "ada@example.com").await;
+    b.register("ada@example.com").await;
     for attempt in 1..=5 {
-        let res = a.login("ada@example.com", "a wrong password").await;
+        let res = a
+            .login_with("ada@example.com", "a wrong password", None)
+            .await
+            .expect_err("a wrong password is refused");
         assert_eq!(
             res.status(),
             StatusCode::UNAUTHORIZED,
@@ -229,13 +199,11 @@ async fn a_lockout_earned_on_one_instance_holds_on_the_other() {
         );
     }
     // The right password, on the other instance, through either route.
-    let res = b.login("ada@example.com", PASSWORD).await;
-    let retry_after: u64 = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .expect("Retry-After in seconds");
+    let res = b
+        .login_with("ada@example.com", PASSWORD, None)
+        .await
+        .expect_err("locked");
+    let retry_after = retry_after(&res);
     assert!(
         (1..=60).contains(&retry_after),
         "Retry-After: {retry_after}"
@@ -248,7 +216,10 @@ async fn a_lockout_earned_on_one_instance_holds_on_the_other() {
         )
         .await;
     assert_error(token, StatusCode::TOO_MANY_REQUESTS, "locked").await;
-    let res = a.login("ada@example.com", PASSWORD).await;
+    let res = a
+        .login_with("ada@example.com", PASSWORD, None)
+        .await
+        .expect_err("locked");
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "locked").await;
     a.stop().await;
     b.stop().await;
@@ -259,7 +230,7 @@ async fn a_refresh_token_replayed_on_another_instance_revokes_its_family() {
     let Some((a, b, _db)) = pair().await else {
         return;
     };
-    register(&a, "ada@example.com").await;
+    a.register("ada@example.com").await;
     let first: Value = a
         .post_json(
             "/token",
@@ -271,7 +242,7 @@ async fn a_refresh_token_replayed_on_another_instance_revokes_its_family() {
         .unwrap();
     // A bearer token from A is good on B.
     let me = b
-        .with_bearer("/me", first["access_token"].as_str().unwrap())
+        .get_bearer("/me", first["access_token"].as_str().unwrap())
         .await;
     assert_eq!(me.status(), StatusCode::OK);
 
@@ -284,7 +255,7 @@ async fn a_refresh_token_replayed_on_another_instance_revokes_its_family() {
     assert_eq!(res.status(), StatusCode::OK);
     let rotated: Value = res.json().await.unwrap();
     let access = rotated["access_token"].as_str().unwrap();
-    assert_eq!(b.with_bearer("/me", access).await.status(), StatusCode::OK);
+    assert_eq!(b.get_bearer("/me", access).await.status(), StatusCode::OK);
 
     // The spent token, replayed on B: reuse, and the whole family dies.
     let replay = b
@@ -295,7 +266,7 @@ async fn a_refresh_token_replayed_on_another_instance_revokes_its_family() {
         .await;
     assert_error(replay, StatusCode::UNAUTHORIZED, "invalid_token").await;
     for instance in [&a, &b] {
-        let me = instance.with_bearer("/me", access).await;
+        let me = instance.get_bearer("/me", access).await;
         assert_error(me, StatusCode::UNAUTHORIZED, "invalid_token").await;
         let next = instance
             .post_json(

@@ -1,26 +1,21 @@
 //! The API-key example: a custom transport beside session and bearer, and a
 //! route narrowed to it by type.
 
-mod common;
-
-use common::{Backend, assert_error, start_router};
+use crudauth_tests::{Backend, assert_error, on_both_backends, start_router};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn a_custom_transport_joins_the_chain(backend: Backend) {
     let server = start_router(
         backend,
-        |db| example_api_key::auth_builder(db, common::config()),
+        |db| example_api_key::auth_builder(db, crudauth_tests::config()),
         |auth| example_api_key::app(auth.clone()),
     )
     .await;
     example_api_key::create_tables(&server.db).await.unwrap();
     let id = server.register("ada@example.com").await;
     let browser = server.login("ada@example.com").await;
-    let token = server.token("ada@example.com").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = server.access_token("ada@example.com").await;
     let res = server
         .client
         .post(server.url("/api-keys"))

@@ -8,8 +8,6 @@
 //! speed; a case that reaches a password check still costs an argon2 hash
 //! (about 30-50 ms), which is why the case counts are modest.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 
@@ -17,7 +15,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
-use common::{Backend, PASSWORD, TestDb};
+use crudauth_tests::{Backend, PASSWORD, TestDb};
 use http_body_util::BodyExt;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -63,14 +61,14 @@ impl Fixture {
             .expect("runtime");
         let (app, db) = rt.block_on(async {
             // Without PostgreSQL (outside CI), an in-memory SQLite database.
-            let db = if common::postgres_enabled().await {
+            let db = if crudauth_tests::postgres_enabled().await {
                 Some(TestDb::create(Backend::Postgres).await)
             } else {
                 None
             };
             let url = db.as_ref().map_or("sqlite::memory:", |db| db.url.as_str());
             let conn = example_web_and_api::connect(url).await.expect("connect");
-            let auth = example_web_and_api::auth_builder(conn, common::config())
+            let auth = example_web_and_api::auth_builder(conn, crudauth_tests::config())
                 .build()
                 .expect("configuration");
             auth.migrate().await.expect("migrate");
@@ -583,12 +581,12 @@ fn arbitrary_bodies_and_content_types_never_fail_the_server() {
 /// too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_kilobyte_headers_get_a_json_4xx() {
-    let backend = if common::postgres_enabled().await {
+    let backend = if crudauth_tests::postgres_enabled().await {
         Backend::Postgres
     } else {
         Backend::Sqlite
     };
-    let server = common::start(backend, |b| b).await;
+    let server = crudauth_tests::start(backend, |b| b).await;
     server.register(EMAIL).await;
     let browser = server.login(EMAIL).await;
     let big = "a".repeat(100 * 1024);

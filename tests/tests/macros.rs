@@ -7,44 +7,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crudauth::{
-    AuthError, CrudAuth, CrudAuthConfig, Principal, Transport, TransportFuture, UserId, authed,
+use crudauth::{CrudAuth, Principal, UserId, authed};
+use crudauth_tests::{
+    ApiKeyTransport, Backend, PASSWORD, Server, config, start_router, token_pair,
 };
 use example_web_and_api::user;
-use reqwest::Client;
+use reqwest::Method;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-
-/// `X-Api-Key: demo-<user id>`: a toy custom transport.
-struct ApiKeyTransport;
-
-impl Transport for ApiKeyTransport {
-    fn name(&self) -> &'static str {
-        "api_key"
-    }
-
-    fn authenticate<'a>(&'a self, parts: &'a Parts, _auth: &'a CrudAuth) -> TransportFuture<'a> {
-        Box::pin(async move {
-            let Some(value) = parts.headers.get("x-api-key") else {
-                return Ok(None);
-            };
-            let id = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("demo-"))
-                .and_then(|v| v.parse::<i64>().ok())
-                .ok_or(AuthError::InvalidToken("malformed API key"))?;
-            Ok(Some(Principal::new(UserId::Int(id), "api_key")))
-        })
-    }
-}
 
 #[derive(Clone, FromRef)]
 struct AppState {
@@ -161,131 +135,86 @@ async fn debugged(State(hits): State<Arc<AtomicUsize>>, user: Principal) -> Json
     Json(json!({ "id": user.user_id, "hits": hits.load(Ordering::SeqCst) }))
 }
 
-struct Server {
-    base: String,
-    client: Client,
-    db: DatabaseConnection,
-    _stop: oneshot::Sender<()>,
+/// The handlers above on a router of their own, with the harness's API-key
+/// transport after session and bearer.
+async fn start() -> Server {
+    start_router(
+        Backend::Sqlite,
+        |db| example_web_and_api::auth_builder(db, config()).transport(ApiKeyTransport),
+        |auth| {
+            let state = AppState {
+                auth: auth.clone(),
+                hits: Arc::new(AtomicUsize::new(0)),
+            };
+            Router::new()
+                .route("/me", get(me))
+                .route("/maybe", get(maybe))
+                .route("/no-principal", get(no_principal))
+                .route("/bearer-only", get(bearer_only))
+                .route("/session-only", get(session_only))
+                .route("/built-ins", get(built_ins))
+                .route("/api-key-only", get(api_key_only))
+                .route("/optional-bearer", get(optional_bearer))
+                .route("/admin", get(admin))
+                .route("/verified", get(verified_only))
+                .route("/jobs/{queue}", post(create_job))
+                .route("/even", get(even_only))
+                .route("/odd", get(odd_only))
+                .route("/every-gate", get(every_gate))
+                .route("/debugged", get(debugged))
+                .merge(auth.router())
+                .layer(auth.layer())
+                .with_state(state)
+        },
+    )
+    .await
 }
 
-async fn start() -> Server {
-    let db = example_web_and_api::connect("sqlite::memory:")
+/// A fresh user's id and a bearer token with all of its scopes.
+async fn user(server: &Server, email: &str) -> (i64, String) {
+    let id = server
+        .register(email)
+        .await
+        .as_i64()
+        .expect("an integer id");
+    (id, server.access_token(email).await)
+}
+
+/// A bearer token for `email` narrowed to `scope`.
+async fn scoped_token(server: &Server, email: &str, scope: &str) -> String {
+    let res = server
+        .post_json(
+            "/token",
+            json!({ "username": email, "password": PASSWORD, "scope": scope }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "token for {email}");
+    token_pair(&res.json().await.unwrap()).0
+}
+
+async fn set(server: &Server, id: i64, column: user::Column, value: impl Into<sea_orm::Value>) {
+    user::Entity::update_many()
+        .col_expr(column, Expr::value(value))
+        .filter(user::Column::Id.eq(id))
+        .exec(&server.db)
         .await
         .unwrap();
-    let mut config = CrudAuthConfig::default();
-    config.register_per_hour = 1000;
-    config.cookies.secure = false;
-    let auth = example_web_and_api::auth_builder(db.clone(), config)
-        .secret_key([7u8; 32])
-        .transport(ApiKeyTransport)
-        .build()
-        .unwrap();
-    auth.migrate().await.unwrap();
-    let state = AppState {
-        auth: auth.clone(),
-        hits: Arc::new(AtomicUsize::new(0)),
-    };
-    let app = Router::new()
-        .route("/me", get(me))
-        .route("/maybe", get(maybe))
-        .route("/no-principal", get(no_principal))
-        .route("/bearer-only", get(bearer_only))
-        .route("/session-only", get(session_only))
-        .route("/built-ins", get(built_ins))
-        .route("/api-key-only", get(api_key_only))
-        .route("/optional-bearer", get(optional_bearer))
-        .route("/admin", get(admin))
-        .route("/verified", get(verified_only))
-        .route("/jobs/{queue}", post(create_job))
-        .route("/even", get(even_only))
-        .route("/odd", get(odd_only))
-        .route("/every-gate", get(every_gate))
-        .route("/debugged", get(debugged))
-        .merge(auth.router())
-        .layer(auth.layer())
-        .with_state(state);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(example_web_and_api::serve(listener, app, async {
-        let _ = stopped.await;
-    }));
-    let client = Client::builder().cookie_store(true).build().unwrap();
-    Server {
-        base,
-        client,
-        db,
-        _stop: stop,
-    }
 }
 
-const PASSWORD: &str = "correct horse battery";
-
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+/// `GET path`, with `token` as a bearer if given: the status and the body
+/// (JSON, or else its text as a JSON string).
+async fn get_as(server: &Server, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+    let mut request = server.client.get(server.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
     }
-
-    /// Registers `email` and returns its user id.
-    async fn register(&self, email: &str) -> i64 {
-        let response = self
-            .client
-            .post(self.url("/register"))
-            .json(&json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-        response.json::<Value>().await.unwrap()["id"]
-            .as_i64()
-            .unwrap()
-    }
-
-    async fn token(&self, email: &str, scope: Option<&str>) -> String {
-        let mut body = json!({ "username": email, "password": PASSWORD });
-        if let Some(scope) = scope {
-            body["scope"] = json!(scope);
-        }
-        let response = self
-            .client
-            .post(self.url("/token"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-        let body: Value = response.json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// A fresh user and a bearer token with all of its scopes.
-    async fn user(&self, email: &str) -> (i64, String) {
-        let id = self.register(email).await;
-        (id, self.token(email, None).await)
-    }
-
-    async fn set(&self, id: i64, column: user::Column, value: impl Into<sea_orm::Value>) {
-        user::Entity::update_many()
-            .col_expr(column, Expr::value(value))
-            .filter(user::Column::Id.eq(id))
-            .exec(&self.db)
-            .await
-            .unwrap();
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let mut request = Client::new().get(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
-        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn code(body: &Value) -> &str {
@@ -295,40 +224,40 @@ fn code(body: &Value) -> &str {
 #[tokio::test]
 async fn anonymous_requests_get_401_and_authenticated_ones_the_principal() {
     let server = start().await;
-    let (id, token) = server.user("ada@example.com").await;
+    let (id, token) = user(&server, "ada@example.com").await;
     for path in ["/me", "/no-principal", "/admin", "/even", "/every-gate"] {
-        let (status, body) = server.get(path, None).await;
+        let (status, body) = get_as(&server, path, None).await;
         assert_eq!(status, 401, "{path}");
         assert_eq!(code(&body), "unauthenticated", "{path}");
     }
-    let (status, body) = server.get("/me", Some(&token)).await;
+    let (status, body) = get_as(&server, "/me", Some(&token)).await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({ "id": id, "transport": "bearer" }));
-    let (status, body) = server.get("/no-principal", Some(&token)).await;
+    let (status, body) = get_as(&server, "/no-principal", Some(&token)).await;
     assert_eq!((status, body), (StatusCode::OK, json!("guarded")));
 }
 
 #[tokio::test]
 async fn optional_guard_lets_anonymous_through_but_not_a_bad_token() {
     let server = start().await;
-    let (id, token) = server.user("ada@example.com").await;
+    let (id, token) = user(&server, "ada@example.com").await;
     assert_eq!(
-        server.get("/maybe", None).await,
+        get_as(&server, "/maybe", None).await,
         (StatusCode::OK, json!({ "id": null }))
     );
     assert_eq!(
-        server.get("/maybe", Some(&token)).await,
+        get_as(&server, "/maybe", Some(&token)).await,
         (StatusCode::OK, json!({ "id": id }))
     );
-    let (status, body) = server.get("/maybe", Some("not-a-jwt")).await;
+    let (status, body) = get_as(&server, "/maybe", Some("not-a-jwt")).await;
     assert_eq!(status, 401);
     assert_eq!(code(&body), "invalid_token");
     assert_eq!(
-        server.get("/optional-bearer", None).await,
+        get_as(&server, "/optional-bearer", None).await,
         (StatusCode::OK, json!({ "transport": null }))
     );
     assert_eq!(
-        server.get("/optional-bearer", Some(&token)).await,
+        get_as(&server, "/optional-bearer", Some(&token)).await,
         (StatusCode::OK, json!({ "transport": "bearer" }))
     );
 }
@@ -336,50 +265,38 @@ async fn optional_guard_lets_anonymous_through_but_not_a_bad_token() {
 #[tokio::test]
 async fn narrowed_guards_accept_only_their_transports() {
     let server = start().await;
-    let (id, token) = server.user("ada@example.com").await;
+    let (id, token) = user(&server, "ada@example.com").await;
     assert_eq!(
-        server.get("/bearer-only", Some(&token)).await,
+        get_as(&server, "/bearer-only", Some(&token)).await,
         (StatusCode::OK, json!({ "transport": "bearer" }))
     );
-    assert_eq!(server.get("/built-ins", Some(&token)).await.0, 204);
-    let (status, body) = server.get("/session-only", Some(&token)).await;
+    assert_eq!(get_as(&server, "/built-ins", Some(&token)).await.0, 204);
+    let (status, body) = get_as(&server, "/session-only", Some(&token)).await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::UNAUTHORIZED, "unauthenticated")
     );
-    let (status, _) = server.get("/api-key-only", Some(&token)).await;
+    let (status, _) = get_as(&server, "/api-key-only", Some(&token)).await;
     assert_eq!(status, 401);
 
     // A session reaches the session-only handler, not the bearer-only one.
-    let login = server
-        .client
-        .post(server.url("/login"))
-        .json(&json!({ "username": "ada@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
+    let browser = server.login("ada@example.com").await;
     let session = server
-        .client
-        .get(server.url("/session-only"))
-        .send()
-        .await
-        .unwrap();
+        .as_browser(&browser, Method::GET, "/session-only", None)
+        .await;
     assert_eq!(session.status(), 200);
     assert_eq!(
         session.json::<Value>().await.unwrap(),
         json!({ "transport": "session" })
     );
     let bearer = server
-        .client
-        .get(server.url("/bearer-only"))
-        .send()
-        .await
-        .unwrap();
+        .as_browser(&browser, Method::GET, "/bearer-only", None)
+        .await;
     assert_eq!(bearer.status(), 401);
 
     // The custom transport, named by type.
-    let response = Client::new()
+    let response = server
+        .client
         .get(server.url("/api-key-only"))
         .header("x-api-key", format!("demo-{id}"))
         .send()
@@ -390,7 +307,8 @@ async fn narrowed_guards_accept_only_their_transports() {
         response.json::<Value>().await.unwrap(),
         json!({ "id": id, "transport": "api_key" })
     );
-    let response = Client::new()
+    let response = server
+        .client
         .get(server.url("/bearer-only"))
         .header("x-api-key", format!("demo-{id}"))
         .send()
@@ -402,26 +320,26 @@ async fn narrowed_guards_accept_only_their_transports() {
 #[tokio::test]
 async fn superuser_and_verified_gates_refuse_with_403() {
     let server = start().await;
-    let (id, token) = server.user("ada@example.com").await;
-    let (status, body) = server.get("/admin", Some(&token)).await;
+    let (id, token) = user(&server, "ada@example.com").await;
+    let (status, body) = get_as(&server, "/admin", Some(&token)).await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::FORBIDDEN, "insufficient_privileges")
     );
-    let (status, body) = server.get("/verified", Some(&token)).await;
+    let (status, body) = get_as(&server, "/verified", Some(&token)).await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::FORBIDDEN, "not_verified")
     );
 
-    server.set(id, user::Column::IsSuperuser, true).await;
-    server.set(id, user::Column::EmailVerified, true).await;
+    set(&server, id, user::Column::IsSuperuser, true).await;
+    set(&server, id, user::Column::EmailVerified, true).await;
     assert_eq!(
-        server.get("/admin", Some(&token)).await,
+        get_as(&server, "/admin", Some(&token)).await,
         (StatusCode::OK, json!("admin"))
     );
     assert_eq!(
-        server.get("/verified", Some(&token)).await,
+        get_as(&server, "/verified", Some(&token)).await,
         (StatusCode::OK, json!("verified"))
     );
 }
@@ -429,8 +347,8 @@ async fn superuser_and_verified_gates_refuse_with_403() {
 #[tokio::test]
 async fn scopes_gate_and_extractors_around_the_principal() {
     let server = start().await;
-    let (id, token) = server.user("ada@example.com").await;
-    let read_only = server.token("ada@example.com", Some("jobs:read")).await;
+    let (id, token) = user(&server, "ada@example.com").await;
+    let read_only = scoped_token(&server, "ada@example.com", "jobs:read").await;
     let post = |token: String| {
         server
             .client
@@ -471,23 +389,23 @@ async fn scopes_gate_and_extractors_around_the_principal() {
 #[tokio::test]
 async fn sync_and_async_checks_decide_access() {
     let server = start().await;
-    let (first, first_token) = server.user("one@example.com").await;
-    let (_, second_token) = server.user("two@example.com").await;
+    let (first, first_token) = user(&server, "one@example.com").await;
+    let (_, second_token) = user(&server, "two@example.com").await;
     let (even, odd) = if first % 2 == 0 {
         (first_token, second_token)
     } else {
         (second_token, first_token)
     };
     assert_eq!(
-        server.get("/even", Some(&even)).await,
+        get_as(&server, "/even", Some(&even)).await,
         (StatusCode::OK, json!("even"))
     );
     assert_eq!(
-        server.get("/odd", Some(&odd)).await,
+        get_as(&server, "/odd", Some(&odd)).await,
         (StatusCode::OK, json!("odd"))
     );
     for (path, token) in [("/even", &odd), ("/odd", &even)] {
-        let (status, body) = server.get(path, Some(token)).await;
+        let (status, body) = get_as(&server, path, Some(token)).await;
         assert_eq!(
             (status, code(&body)),
             (StatusCode::FORBIDDEN, "access_denied")
@@ -498,23 +416,21 @@ async fn sync_and_async_checks_decide_access() {
 #[tokio::test]
 async fn gates_run_in_order_superuser_verified_scopes_check() {
     let server = start().await;
-    let (id, token) = server.user("ada@example.com").await;
-    let (status, body) = server.get("/every-gate", Some(&token)).await;
+    let (id, token) = user(&server, "ada@example.com").await;
+    let (status, body) = get_as(&server, "/every-gate", Some(&token)).await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::FORBIDDEN, "insufficient_privileges")
     );
-    server.set(id, user::Column::IsSuperuser, true).await;
-    let (_, body) = server.get("/every-gate", Some(&token)).await;
+    set(&server, id, user::Column::IsSuperuser, true).await;
+    let (_, body) = get_as(&server, "/every-gate", Some(&token)).await;
     assert_eq!(code(&body), "not_verified");
-    server.set(id, user::Column::EmailVerified, true).await;
-    let (_, body) = server.get("/every-gate", Some(&token)).await;
+    set(&server, id, user::Column::EmailVerified, true).await;
+    let (_, body) = get_as(&server, "/every-gate", Some(&token)).await;
     assert_eq!(code(&body), "insufficient_scope");
-    server
-        .set(id, user::Column::Scopes, "jobs:read admin")
-        .await;
-    let token = server.token("ada@example.com", None).await;
-    let (status, body) = server.get("/every-gate", Some(&token)).await;
+    set(&server, id, user::Column::Scopes, "jobs:read admin").await;
+    let token = server.access_token("ada@example.com").await;
+    let (status, body) = get_as(&server, "/every-gate", Some(&token)).await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::FORBIDDEN, "access_denied")
@@ -524,10 +440,10 @@ async fn gates_run_in_order_superuser_verified_scopes_check() {
 #[tokio::test]
 async fn authed_composes_with_debug_handler() {
     let server = start().await;
-    let (id, token) = server.user("ada@example.com").await;
+    let (id, token) = user(&server, "ada@example.com").await;
     assert_eq!(
-        server.get("/debugged", Some(&token)).await,
+        get_as(&server, "/debugged", Some(&token)).await,
         (StatusCode::OK, json!({ "id": id, "hits": 0 }))
     );
-    assert_eq!(server.get("/debugged", None).await.0, 401);
+    assert_eq!(get_as(&server, "/debugged", None).await.0, 401);
 }

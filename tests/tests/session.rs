@@ -1,12 +1,13 @@
 //! Cookie sessions end to end, over a real socket, on SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::Duration;
 
 use axum::routing::any;
-use common::{Backend, Browser, PASSWORD, Server, assert_error, set_cookies, start, start_app};
 use crudauth::{CrudAuth, Principal};
+use crudauth_tests::{
+    Backend, Browser, PASSWORD, Server, assert_error, on_both_backends, set_cookies, start,
+    start_app,
+};
 use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 async fn with_thing(backend: Backend) -> Server {
     start_app(
         backend,
-        |db| example_web_and_api::auth_builder(db, common::config()),
+        |db| example_web_and_api::auth_builder(db, crudauth_tests::config()),
         |auth: &CrudAuth| {
             async fn thing(user: Principal) -> axum::Json<Value> {
                 axum::Json(json!({ "id": user.user_id, "transport": user.transport }))
@@ -186,7 +187,7 @@ async fn cross_site_requests_are_refused_even_with_a_valid_token(backend: Backen
     let server = start_app(
         backend,
         |db| {
-            example_web_and_api::auth_builder(db, common::config())
+            example_web_and_api::auth_builder(db, crudauth_tests::config())
                 .trusted_origins(["https://app.example.com"])
         },
         |_| axum::Router::new(),
@@ -721,9 +722,9 @@ async fn a_browser_session_survives_its_own_use(backend: Backend) {
 }
 
 async fn the_built_in_me_describes_the_principal(backend: Backend) {
-    let server = common::start_router(
+    let server = crudauth_tests::start_router(
         backend,
-        |db| example_web_and_api::auth_builder(db, common::config()).me_route(true),
+        |db| example_web_and_api::auth_builder(db, crudauth_tests::config()).me_route(true),
         |auth| auth.router().with_state(auth.clone()),
     )
     .await;

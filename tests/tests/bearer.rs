@@ -1,15 +1,13 @@
 //! Bearer tokens end to end: forged and tampered tokens, refresh rotation
 //! with reuse detection, and the transport precedence matrix.
 
-mod common;
-
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use common::{Backend, PASSWORD, SECRET, Server, assert_error, start, start_app};
-use crudauth::{
-    AuthError, BearerTransport, CrudAuth, Principal, SessionTransport, Transport, TransportFuture,
-    UserId, authed,
+use crudauth::{BearerTransport, CrudAuth, Principal, SessionTransport, authed};
+use crudauth_tests::{
+    ApiKeyTransport, Backend, PASSWORD, SECRET, Server, assert_error, on_both_backends, start,
+    start_app,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
@@ -472,33 +470,6 @@ async fn cookie_and_bearer_see_the_same_user(backend: Backend) {
     );
 }
 
-/// `X-Api-Key: key-<id>`: a custom transport for the list-subset case.
-struct ApiKey;
-
-impl Transport for ApiKey {
-    fn name(&self) -> &'static str {
-        "api_key"
-    }
-    fn authenticate<'a>(
-        &'a self,
-        parts: &'a axum::http::request::Parts,
-        _: &'a CrudAuth,
-    ) -> TransportFuture<'a> {
-        Box::pin(async move {
-            let Some(value) = parts.headers.get("x-api-key") else {
-                return Ok(None);
-            };
-            let id = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("key-"))
-                .and_then(|v| v.parse::<i64>().ok())
-                .ok_or(AuthError::InvalidToken("malformed API key"))?;
-            Ok(Some(Principal::new(UserId::Int(id), "api_key")))
-        })
-    }
-}
-
 fn who(user: Option<Principal>) -> axum::Json<Value> {
     axum::Json(match user {
         Some(user) => json!({ "id": user.user_id, "transport": user.transport }),
@@ -535,7 +506,7 @@ async fn matrix_server(backend: Backend, bearer_first: bool) -> Server {
             let builder = CrudAuth::builder()
                 .database(db)
                 .user_model::<example_web_and_api::user::Model>()
-                .config(common::config())
+                .config(crudauth_tests::config())
                 .me_route(false);
             let builder = if bearer_first {
                 builder
@@ -546,7 +517,7 @@ async fn matrix_server(backend: Backend, bearer_first: bool) -> Server {
                     .transport(SessionTransport::new())
                     .transport(BearerTransport::new())
             };
-            builder.transport(ApiKey)
+            builder.transport(ApiKeyTransport)
         },
         |auth| {
             axum::Router::new()
@@ -566,10 +537,7 @@ async fn precedence_matrix(backend: Backend) {
         let ada = server.register("ada@example.com").await;
         let bob = server.register("bob@example.com").await;
         let ada_cookie = server.login("ada@example.com").await;
-        let bob_token = server.token("bob@example.com").await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let bob_token = server.access_token("bob@example.com").await;
         let both = |method: Method, path: &str, bearer: &str| {
             server
                 .client
@@ -688,7 +656,7 @@ async fn precedence_matrix(backend: Backend) {
         let res = server
             .client
             .get(server.url("/subset"))
-            .header("x-api-key", format!("key-{ada}"))
+            .header("x-api-key", format!("demo-{ada}"))
             .send()
             .await
             .unwrap();
@@ -696,7 +664,7 @@ async fn precedence_matrix(backend: Backend) {
         let res: Value = server
             .client
             .get(server.url("/opt"))
-            .header("x-api-key", format!("key-{ada}"))
+            .header("x-api-key", format!("demo-{ada}"))
             .send()
             .await
             .unwrap()

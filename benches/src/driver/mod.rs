@@ -1,0 +1,54 @@
+//! The two measuring commands: `all` (throughput, latency, memory and
+//! logins of every server, one table and the targets of issue 5) and
+//! `profile` (instructions per request under callgrind).
+
+mod fixtures;
+mod logins;
+mod measure;
+mod options;
+mod profile;
+mod report;
+mod run;
+
+pub use options::Options;
+pub use profile::profile;
+pub use run::all;
+
+const SECRET: &str = "crudauth-bench-secret-key-of-at-least-32-bytes";
+const EMAIL: &str = "bench@example.com";
+const PASSWORD: &str = "correct horse battery";
+
+/// One row of the table: a server, and how the benchmark reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Bare,
+    JwtMinimal,
+    AxumLogin,
+    CrudauthBearer,
+    CrudauthSession,
+    PairPlain,
+    PairAuthed,
+    TunedBearer,
+    TunedSession,
+    JwtAll,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Bare => "bare",
+            Self::JwtMinimal => "jwt-minimal",
+            Self::AxumLogin => "axum-login",
+            Self::CrudauthBearer => "crudauth-bearer",
+            Self::CrudauthSession => "crudauth-session",
+            Self::PairPlain => "crudauth-bearer, plain `Principal`",
+            Self::PairAuthed => "crudauth-bearer, `#[authed]`",
+            Self::TunedBearer => "crudauth-bearer, tuned pool",
+            Self::TunedSession => "crudauth-session, tuned pool",
+            Self::JwtAll => "jwt-minimal, `.all()`",
+        }
+    }
+}
+
+/// A row of the table: the server and its database's label.
+type RowKey = (Kind, &'static str);

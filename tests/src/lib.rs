@@ -1,0 +1,46 @@
+//! The harness of the integration tests: a real server on a loopback socket
+//! over a real database (a fresh SQLite file, or a fresh PostgreSQL database
+//! dropped afterwards), and a client for it.
+//!
+//! Every file in `tests/tests/` is a test binary that cargo finds on its own
+//! and that uses this library as `crudauth_tests`; `tests/ui/` holds the
+//! trybuild cases that `tests/tests/ui.rs` runs.
+
+mod api_key;
+mod client;
+mod database;
+mod server;
+
+pub use api_key::ApiKeyTransport;
+pub use client::{
+    Browser, Endpoint, PASSWORD, assert_error, client, retry_after, set_cookies, token_pair,
+};
+pub use database::{Backend, TestDb, postgres_enabled};
+pub use server::{SECRET, Server, config, start, start_app, start_router, start_through};
+
+/// Runs each named async test fn (taking a [`Backend`]) on SQLite and on
+/// PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !$crate::postgres_enabled().await {
+                        return;
+                    }
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
