@@ -24,9 +24,20 @@ pub(crate) async fn check_password(
         _ => return Err(AuthError::InvalidCredentials),
     };
     if verified.needs_rehash {
-        let hash = auth.inner.hasher.hash(password).await?;
+        let hash = auth.inner.hasher.hash(password.clone()).await?;
         if rehash(auth, &user, &hash).await? {
             user.password_hash = hash;
+        } else {
+            // The hash changed since it was read: a concurrent rehash of the
+            // same password, or a password change. Only the stored hash can
+            // say which, and credentials must carry its epoch.
+            let current = auth.inner.users.by_id(&auth.inner.db, &user.id).await?;
+            let stored = current.as_ref().map(|u| u.password_hash.clone());
+            let verified = auth.inner.hasher.verify(stored, password).await?;
+            match current {
+                Some(current) if verified.ok && current.is_active => user = current,
+                _ => return Err(AuthError::InvalidCredentials),
+            }
         }
     }
     Ok(user)
