@@ -63,6 +63,10 @@ pub trait GuardSpec: Send + Sync + 'static {
     const SUPERUSER: bool = false;
     /// The verified-email gate.
     const VERIFIED: bool = false;
+    /// The second-factor gate.
+    const MFA: bool = false;
+    /// The freshness gate: the last password or second-factor proof at most this many seconds old; 0 means no gate.
+    const FRESH_SECS: u64 = 0;
     /// The scopes gate.
     const SCOPES: &'static [&'static str] = &[];
     /// The accepted transports; empty means every enabled one.

@@ -19,6 +19,8 @@ const OPTIONS: &[&str] = &[
     "transport",
     "superuser",
     "verified",
+    "mfa",
+    "fresh",
     "scopes",
     "check",
     "crate",
@@ -29,6 +31,9 @@ pub(crate) struct GuardOptions {
     pub optional: Option<Ident>,
     pub superuser: bool,
     pub verified: bool,
+    pub mfa: bool,
+    /// The freshness window in seconds, 1 to [`MAX_FRESH_SECS`].
+    pub fresh_secs: Option<u64>,
     /// Empty: every enabled transport.
     pub transports: Vec<TransportSpec>,
     pub scopes: Vec<LitStr>,
@@ -128,12 +133,16 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<GuardOptions> {
         optional: None,
         superuser: false,
         verified: false,
+        mfa: false,
+        fresh_secs: None,
         transports: Vec::new(),
         scopes: Vec::new(),
         check: None,
         krate: syn::parse_quote!(::crudauth),
     };
     let mut seen: Vec<String> = Vec::new();
+    // A valid `fresh` value, kept to point the `fresh`-with-`optional` error at.
+    let mut fresh_literal: Option<RawValue> = None;
     for option in raw {
         let name = option.key.unraw().to_string();
         if !OPTIONS.contains(&name.as_str()) {
@@ -156,7 +165,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<GuardOptions> {
         }
         seen.push(name.clone());
         match name.as_str() {
-            "optional" | "superuser" | "verified" => {
+            "optional" | "superuser" | "verified" | "mfa" => {
                 if let Some((eq, value)) = &option.value {
                     let key = &option.key;
                     errors.spanned(
@@ -168,7 +177,8 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<GuardOptions> {
                 match name.as_str() {
                     "optional" => options.optional = Some(option.key),
                     "superuser" => options.superuser = true,
-                    _ => options.verified = true,
+                    "verified" => options.verified = true,
+                    _ => options.mfa = true,
                 }
             }
             _ => {
@@ -180,6 +190,10 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<GuardOptions> {
                     "transport" => options.transports = transports(value, &mut errors),
                     "scopes" => options.scopes = scopes(value, &mut errors),
                     "check" => options.check = check(value, &mut errors),
+                    "fresh" => {
+                        options.fresh_secs = fresh(&value, &mut errors);
+                        fresh_literal = options.fresh_secs.map(|_| value);
+                    }
                     _ => {
                         if let Some(path) = crate_path(value, &mut errors) {
                             options.krate = path;
@@ -189,6 +203,12 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<GuardOptions> {
             }
         }
     }
+    if let (Some(_), Some(literal)) = (&options.optional, &fresh_literal) {
+        errors.spanned(
+            literal,
+            "`fresh` cannot be combined with `optional`: an anonymous request has no sign-in to be fresh; drop `optional` and take `Principal`, or drop `fresh`",
+        );
+    }
     errors.finish(options)
 }
 
@@ -197,6 +217,7 @@ fn missing_value(name: &str) -> String {
         "transport" => "transport = \"bearer\"",
         "scopes" => "scopes = [\"jobs:write\"]",
         "check" => "check = can_edit",
+        "fresh" => "fresh = \"5m\"",
         _ => "crate = \"my_app::crudauth\"",
     };
     format!("`{name}` needs a value, as in `#[authed({example})]`")
@@ -358,6 +379,105 @@ fn check(value: RawValue, errors: &mut Errors) -> Option<Path> {
     }
 }
 
+/// The longest freshness window: past a day, "recently signed in" means
+/// nothing.
+const MAX_FRESH_SECS: u64 = 24 * 60 * 60;
+
+const FRESH_SYNTAX: &str = "a whole number followed by `s`, `m` or `h`, as in `fresh = \"5m\"`";
+
+fn fresh(value: &RawValue, errors: &mut Errors) -> Option<u64> {
+    let literal = match value {
+        RawValue::Lit(Lit::Str(literal)) => literal,
+        RawValue::Lit(Lit::Int(number)) if number.suffix().is_empty() => {
+            let n = number.base10_digits();
+            errors.spanned(
+                number,
+                format!("`fresh` takes a string with a unit; {}", with_units(n)),
+            );
+            return None;
+        }
+        other => {
+            errors.spanned(
+                other,
+                format!("`fresh` takes a duration string; write {FRESH_SYNTAX}"),
+            );
+            return None;
+        }
+    };
+    let text = literal.value();
+    duration_secs(&text)
+        .map_err(|error| errors.spanned(literal, error.message(&text)))
+        .ok()
+}
+
+/// Why a `fresh` duration was refused.
+#[derive(Debug, PartialEq, Eq)]
+enum DurationError {
+    /// No leading number.
+    NotADuration,
+    MissingUnit,
+    UnknownUnit,
+    Zero,
+    /// Over [`MAX_FRESH_SECS`], including numbers too large for `u64`.
+    TooLong,
+}
+
+impl DurationError {
+    fn message(&self, text: &str) -> String {
+        match self {
+            Self::NotADuration => format!("{text:?} is not a duration; write {FRESH_SYNTAX}"),
+            Self::MissingUnit => {
+                format!("missing unit in {text:?}; {}", with_units(text))
+            }
+            Self::UnknownUnit => {
+                let unit = text.trim_start_matches(|c: char| c.is_ascii_digit());
+                format!("unknown unit `{unit}` in {text:?}; write {FRESH_SYNTAX}")
+            }
+            Self::Zero => {
+                "`fresh` must be at least 1 second; write, for example, `fresh = \"5m\"`, or drop `fresh` for no freshness gate".to_owned()
+            }
+            Self::TooLong => {
+                format!(
+                    "{text:?} is longer than 24 hours, the longest `fresh` window; write at most `fresh = \"24h\"`"
+                )
+            }
+        }
+    }
+}
+
+/// The three ways to read a bare number `n`.
+fn with_units(n: &str) -> String {
+    format!("write `fresh = \"{n}s\"`, `\"{n}m\"` or `\"{n}h\"`")
+}
+
+/// `"<n>s"`, `"<n>m"` or `"<n>h"` in seconds, 1 s to 24 h.
+fn duration_secs(text: &str) -> Result<u64, DurationError> {
+    let unit_at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(unit_at);
+    if number.is_empty() {
+        return Err(DurationError::NotADuration);
+    }
+    let scale = match unit {
+        "" => return Err(DurationError::MissingUnit),
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        _ => return Err(DurationError::UnknownUnit),
+    };
+    let secs = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or(DurationError::TooLong)?;
+    match secs {
+        0 => Err(DurationError::Zero),
+        secs if secs > MAX_FRESH_SECS => Err(DurationError::TooLong),
+        secs => Ok(secs),
+    }
+}
+
 const CHECK_SYNTAX: &str = "expected the path of a function `fn(&Principal) -> bool` (sync or async), as in `check = can_edit`";
 
 fn crate_path(value: RawValue, errors: &mut Errors) -> Option<Path> {
@@ -372,4 +492,72 @@ fn crate_path(value: RawValue, errors: &mut Errors) -> Option<Path> {
         );
     }
     parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DurationError, MAX_FRESH_SECS, OPTIONS, duration_secs};
+    use crate::diagnostic::nearest;
+
+    #[test]
+    fn typos_of_the_second_factor_options_are_suggested() {
+        assert_eq!(nearest("fersh", OPTIONS), Some("fresh"));
+        assert_eq!(nearest("mfs", OPTIONS), Some("mfa"));
+        assert_eq!(nearest("optinal", OPTIONS), Some("optional"));
+    }
+
+    #[test]
+    fn durations_convert_to_seconds() {
+        assert_eq!(duration_secs("1s"), Ok(1));
+        assert_eq!(duration_secs("90s"), Ok(90));
+        assert_eq!(duration_secs("5m"), Ok(300));
+        assert_eq!(duration_secs("2h"), Ok(7200));
+        assert_eq!(duration_secs("05m"), Ok(300));
+    }
+
+    #[test]
+    fn durations_are_bounded_by_a_second_and_a_day() {
+        assert_eq!(duration_secs("24h"), Ok(MAX_FRESH_SECS));
+        assert_eq!(duration_secs("1440m"), Ok(MAX_FRESH_SECS));
+        assert_eq!(duration_secs("86400s"), Ok(MAX_FRESH_SECS));
+        assert_eq!(duration_secs("86401s"), Err(DurationError::TooLong));
+        assert_eq!(duration_secs("25h"), Err(DurationError::TooLong));
+        assert_eq!(duration_secs("0s"), Err(DurationError::Zero));
+        assert_eq!(duration_secs("0h"), Err(DurationError::Zero));
+    }
+
+    #[test]
+    fn numbers_too_large_for_u64_are_too_long_not_a_panic() {
+        assert_eq!(
+            duration_secs("99999999999999999999s"),
+            Err(DurationError::TooLong)
+        );
+        // Fits `u64`, overflows once scaled to seconds.
+        assert_eq!(
+            duration_secs("9999999999999999999h"),
+            Err(DurationError::TooLong)
+        );
+    }
+
+    #[test]
+    fn malformed_durations_name_what_is_wrong() {
+        assert_eq!(duration_secs(""), Err(DurationError::NotADuration));
+        assert_eq!(duration_secs("m"), Err(DurationError::NotADuration));
+        assert_eq!(duration_secs("+5m"), Err(DurationError::NotADuration));
+        assert_eq!(duration_secs(" 5m"), Err(DurationError::NotADuration));
+        assert_eq!(duration_secs("5"), Err(DurationError::MissingUnit));
+        assert_eq!(duration_secs("5x"), Err(DurationError::UnknownUnit));
+        assert_eq!(duration_secs("5M"), Err(DurationError::UnknownUnit));
+        assert_eq!(duration_secs("5 m"), Err(DurationError::UnknownUnit));
+        assert_eq!(duration_secs("1.5h"), Err(DurationError::UnknownUnit));
+        assert_eq!(duration_secs("5ms"), Err(DurationError::UnknownUnit));
+    }
+
+    #[test]
+    fn unknown_unit_message_quotes_the_unit() {
+        assert_eq!(
+            DurationError::UnknownUnit.message("5x"),
+            "unknown unit `x` in \"5x\"; write a whole number followed by `s`, `m` or `h`, as in `fresh = \"5m\"`"
+        );
+    }
 }

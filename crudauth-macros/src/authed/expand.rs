@@ -1,7 +1,7 @@
 //! Writes the guard: a marker type carrying the options as a `GuardSpec`,
 //! its link-time registration, and the handler taking `Authed<Marker>`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
@@ -107,6 +107,17 @@ fn spec_consts(options: &GuardOptions, private: &TokenStream) -> TokenStream {
     if options.verified {
         out.extend(quote!(
             const VERIFIED: bool = true;
+        ));
+    }
+    if options.mfa {
+        out.extend(quote!(
+            const MFA: bool = true;
+        ));
+    }
+    if let Some(secs) = options.fresh_secs {
+        let secs = Literal::u64_unsuffixed(secs);
+        out.extend(quote!(
+            const FRESH_SECS: u64 = #secs;
         ));
     }
     if !options.scopes.is_empty() {

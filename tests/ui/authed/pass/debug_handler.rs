@@ -26,9 +26,16 @@ async fn maybe(user: Option<Principal>) -> String {
     format!("{}", user.is_some())
 }
 
+#[authed(fresh = "5m")]
+#[axum::debug_handler(state = CrudAuth)]
+async fn sudo(user: Principal) -> String {
+    user.user_id.to_string()
+}
+
 fn main() {
     let _: Router<AppState> = Router::new().route("/", get(hello));
     let _: Router<CrudAuth> = Router::new().route("/", get(maybe));
+    let _: Router<CrudAuth> = Router::new().route("/", get(sudo));
     let _: Router<CrudAuth> = Router::new().route("/", get(outer_debug_handler::me));
 }
 

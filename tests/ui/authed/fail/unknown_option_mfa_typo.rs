@@ -1,0 +1,6 @@
+use crudauth::{Principal, authed};
+
+#[authed(mfs)]
+async fn settings(_user: Principal) {}
+
+fn main() {}
