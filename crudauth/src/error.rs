@@ -102,6 +102,13 @@ pub enum AuthError {
     /// 403: the verified-email gate.
     #[error("a verified email address is required")]
     NotVerified,
+    /// 403: the second-factor gate: the credential was not established with
+    /// a second factor.
+    #[error("this action requires signing in with a second factor")]
+    MfaRequired,
+    /// 403: the freshness gate: the last password proof is too old.
+    #[error("this action requires a recent sign-in; authenticate again")]
+    ReauthenticationRequired,
     /// 403: the scopes gate.
     #[error("insufficient scope: requires {0}")]
     InsufficientScope(String),
@@ -148,6 +155,8 @@ impl AuthError {
             Self::CsrfFailed(_)
             | Self::InsufficientPrivileges
             | Self::NotVerified
+            | Self::MfaRequired
+            | Self::ReauthenticationRequired
             | Self::InsufficientScope(_)
             | Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -171,6 +180,8 @@ impl AuthError {
             Self::CsrfFailed(_) => "csrf_failed",
             Self::InsufficientPrivileges => "insufficient_privileges",
             Self::NotVerified => "not_verified",
+            Self::MfaRequired => "mfa_required",
+            Self::ReauthenticationRequired => "reauthentication_required",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::AccessDenied => "access_denied",
             Self::NotFound => "not_found",

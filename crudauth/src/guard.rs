@@ -1,6 +1,6 @@
 //! What `#[authed(...)]` expands to: a [`GuardSpec`] per handler and the
-//! gates run in order (authenticate → superuser → verified → scopes →
-//! check). The extractor itself is in `extract.rs`.
+//! gates run in order (authenticate → superuser → verified → mfa → fresh →
+//! scopes → check). The extractor itself is in `extract.rs`.
 
 use std::any::TypeId;
 use std::future::Future;
@@ -157,6 +157,17 @@ pub async fn run_guard<G: GuardSpec>(
     }
     if G::VERIFIED && !principal.email_verified {
         return Err(AuthError::NotVerified);
+    }
+    if G::MFA && !principal.mfa {
+        return Err(AuthError::MfaRequired);
+    }
+    if G::FRESH_SECS > 0 {
+        let age = principal
+            .authenticated_at
+            .map(|at| crate::tokens::now().saturating_sub(at));
+        if !age.is_some_and(|age| (0..=G::FRESH_SECS as i64).contains(&age)) {
+            return Err(AuthError::ReauthenticationRequired);
+        }
     }
     if !principal.has_scopes(G::SCOPES) {
         return Err(AuthError::InsufficientScope(G::SCOPES.join(" ")));

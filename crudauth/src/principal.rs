@@ -95,6 +95,13 @@ pub struct Principal {
     pub transport: &'static str,
     /// The public id of the session, for session principals.
     pub session_id: Option<String>,
+    /// Whether this session or token family was established with a second
+    /// factor (`#[authed(mfa)]` requires it).
+    pub mfa: bool,
+    /// Unix seconds of the last password proof behind this credential (its
+    /// login, or the password change that renewed it); `#[authed(fresh =
+    /// "5m")]` requires it recent. `None` when the transport cannot tell.
+    pub authenticated_at: Option<i64>,
     #[serde(skip)]
     pub(crate) token_family: Option<String>,
     #[serde(skip)]
@@ -120,6 +127,8 @@ impl Principal {
             scopes: BTreeSet::new(),
             transport,
             session_id: None,
+            mfa: false,
+            authenticated_at: None,
             token_family: None,
             loaded: None,
         }
@@ -134,6 +143,8 @@ impl Principal {
             scopes: user.scopes.iter().cloned().collect(),
             transport,
             session_id: None,
+            mfa: false,
+            authenticated_at: None,
             token_family: None,
             loaded: Some(Arc::new(user)),
         }
@@ -177,6 +188,8 @@ impl fmt::Debug for Principal {
             .field("scopes", &self.scopes)
             .field("transport", &self.transport)
             .field("session_id", &self.session_id)
+            .field("mfa", &self.mfa)
+            .field("authenticated_at", &self.authenticated_at)
             .finish_non_exhaustive()
     }
 }

@@ -62,7 +62,8 @@ async fn no_credential_made_with_the_old_password_survives_a_change(backend: Bac
             let mut pairs = Vec::new();
             for round in 0..6 {
                 if round % 2 == 0 {
-                    if let Ok(browser) = endpoint.login_with("ada@example.com", PASSWORD, None).await
+                    if let Ok(browser) =
+                        endpoint.login_with("ada@example.com", PASSWORD, None).await
                     {
                         sessions.push(browser);
                     }
@@ -195,7 +196,12 @@ async fn scopes_removed_from_a_user_leave_their_tokens(backend: Backend) {
         "UPDATE users SET scopes = 'jobs:read' WHERE email = 'ada@example.com'",
     )
     .await;
-    let me: Value = server.get_bearer("/scopes", &access).await.json().await.unwrap();
+    let me: Value = server
+        .get_bearer("/scopes", &access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["scopes"], json!(["jobs:read"]));
     let res = server
         .post_json("/refresh", json!({ "refresh_token": refresh }))
@@ -204,7 +210,12 @@ async fn scopes_removed_from_a_user_leave_their_tokens(backend: Backend) {
     let pair: Value = res.json().await.unwrap();
     assert_eq!(pair["scope"], "jobs:read");
     let (access, _) = token_pair(&pair);
-    let me: Value = server.get_bearer("/scopes", &access).await.json().await.unwrap();
+    let me: Value = server
+        .get_bearer("/scopes", &access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["scopes"], json!(["jobs:read"]));
 }
 
@@ -263,7 +274,13 @@ async fn an_accounts_email_and_username_share_one_budget(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    for identifier in ["ada@example.com", "ADA@example.com", "ada", "ada", "ada@example.com"] {
+    for identifier in [
+        "ada@example.com",
+        "ADA@example.com",
+        "ada",
+        "ada",
+        "ada@example.com",
+    ] {
         let res = server
             .login_with(identifier, "wrong password", None)
             .await
@@ -424,7 +441,10 @@ async fn purge_deletes_dead_rows_and_keeps_live_ones(backend: Backend) {
     let (_, refresh) = token_pair(&server.token("ada@example.com").await);
     let revoked = server.token("ada@example.com").await;
     let res = server
-        .post_json("/revoke", json!({ "refresh_token": token_pair(&revoked).1 }))
+        .post_json(
+            "/revoke",
+            json!({ "refresh_token": token_pair(&revoked).1 }),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let listed: Value = server

@@ -25,6 +25,7 @@ pub(crate) struct FamilyState {
     pub exists: bool,
     pub revoked: bool,
     pub expires_at: i64,
+    pub created_at: i64,
     pub password_epoch: String,
 }
 
@@ -143,6 +144,10 @@ impl<U: AuthUser> ModelStore<U> {
             Expr::col((family::Entity, family::Column::PasswordEpoch)),
             Alias::new(FAMILY_EPOCH),
         );
+        query.expr_as(
+            Expr::col((family::Entity, family::Column::CreatedAt)),
+            Alias::new(FAMILY_CREATED),
+        );
         query.and_where(Expr::col((U::Entity::default(), U::auth_columns().id)).eq(Expr::val(key)));
         query.clone()
     }
@@ -202,6 +207,7 @@ const SESSION_PREFIX: &str = "crudauth_s_";
 const FAMILY_EXPIRES: &str = "crudauth_f_expires_at";
 const FAMILY_REVOKED: &str = "crudauth_f_revoked_at";
 const FAMILY_EPOCH: &str = "crudauth_f_password_epoch";
+const FAMILY_CREATED: &str = "crudauth_f_created_at";
 
 fn lower_eq<C: ColumnTrait>(column: C, value: &str) -> Expr {
     Expr::from(Func::lower(column.into_expr())).eq(value.to_lowercase())
@@ -278,10 +284,12 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             let expires_at: Option<i64> = row.try_get_by(FAMILY_EXPIRES)?;
             let revoked_at: Option<i64> = row.try_get_by(FAMILY_REVOKED)?;
             let password_epoch: Option<String> = row.try_get_by(FAMILY_EPOCH)?;
+            let created_at: Option<i64> = row.try_get_by(FAMILY_CREATED)?;
             let state = FamilyState {
                 exists: expires_at.is_some(),
                 revoked: revoked_at.is_some(),
                 expires_at: expires_at.unwrap_or(0),
+                created_at: created_at.unwrap_or(0),
                 password_epoch: password_epoch.unwrap_or_default(),
             };
             Ok(Some((load(user), state)))

@@ -101,6 +101,7 @@ impl Transport for BearerTransport {
                 .collect();
             let mut principal = Principal::for_user(user, Self::NAME);
             principal.scopes = scopes;
+            principal.authenticated_at = Some(family.created_at);
             principal.token_family = Some(claims.sid);
             Ok(Some(principal))
         })

@@ -76,6 +76,7 @@ impl Transport for SessionTransport {
             sessions::touch(db, &row).await?;
             let mut principal = Principal::for_user(user, Self::NAME);
             principal.session_id = Some(row.id);
+            principal.authenticated_at = Some(row.created_at);
             Ok(Some(principal))
         })
     }
