@@ -52,7 +52,13 @@ async fn change_password(server: &Server, browser: &Browser, current: &str) -> r
 /// whatever they obtained, in whichever order the database saw it, is dead
 /// once the change has answered.
 async fn no_credential_made_with_the_old_password_survives_a_change(backend: Backend) {
-    let server = start(backend, |b| b.register_per_hour(0)).await;
+    // The attacker's attempts after the change fail; they must not lock the
+    // account before the last check.
+    let policy = LockoutPolicy {
+        attempts: 100,
+        ..LockoutPolicy::default()
+    };
+    let server = start(backend, move |b| b.lockout(policy)).await;
     server.register("ada@example.com").await;
     let owner = server.login("ada@example.com").await;
     let attacker = {
