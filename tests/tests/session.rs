@@ -382,8 +382,15 @@ async fn change_password_revokes_the_other_sessions(backend: Backend) {
         "invalid",
     )
     .await;
+    let res = change(PASSWORD, "new password 1").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The laptop goes on under a new session id; its old cookie is dead.
+    let renewed = Browser::from_login(res).await;
     assert_eq!(
-        change(PASSWORD, "new password 1").await.unwrap().status(),
+        server
+            .as_browser(&renewed, Method::GET, "/me", None)
+            .await
+            .status(),
         StatusCode::OK
     );
     assert_eq!(
@@ -391,7 +398,7 @@ async fn change_password_revokes_the_other_sessions(backend: Backend) {
             .as_browser(&laptop, Method::GET, "/me", None)
             .await
             .status(),
-        StatusCode::OK
+        StatusCode::UNAUTHORIZED
     );
     assert_error(
         server.as_browser(&phone, Method::GET, "/me", None).await,

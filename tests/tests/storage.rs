@@ -129,6 +129,7 @@ async fn hooks_see_every_account_event(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    let browser = crudauth_tests::Browser::from_login(res).await;
     server
         .as_browser(&browser, Method::POST, "/logout", Some(&browser.csrf))
         .await;
