@@ -152,6 +152,30 @@ fn spawn_purge(auth: &CrudAuth) {
     });
 }
 
+/// A signing key for a process that was given none.
+fn random_secret() -> Vec<u8> {
+    tracing::warn!(
+        "crudauth: no secret key was given (CRUDAUTH_SECRET_KEY or `.secret_key(..)`): using a \
+         random key; sessions and tokens will not survive a restart"
+    );
+    let mut key = vec![0u8; 48];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    key
+}
+
+/// Settings that are allowed but leave a defence off: said once, at start.
+fn warn_about_relaxed_settings(config: &CrudAuthConfig) {
+    if !config.cookies.secure {
+        tracing::warn!(
+            "crudauth: insecure cookies (no `Secure`, no `__Host-` prefix): for plain-http \
+             development only"
+        );
+    }
+    if config.register_per_hour == 0 {
+        tracing::warn!("crudauth: the registration throttle is off (register_per_hour = 0)");
+    }
+}
+
 /// Builds a [`CrudAuth`]; every setting has a secure default, and
 /// [`build`](Self::build) refuses an unsafe or incomplete configuration.
 #[derive(Default)]
@@ -200,8 +224,13 @@ impl CrudAuthBuilder {
     }
 
     /// Replaces every setting at once, for instance with
-    /// [`CrudAuthConfig::from_env`]. A secret key set before is kept when the
-    /// config has none.
+    /// [`CrudAuthConfig::from_env`].
+    ///
+    /// The secret key is the exception: a key set before with
+    /// [`secret_key`](Self::secret_key) is kept when `config` has none (as
+    /// `from_env` has none when `CRUDAUTH_SECRET_KEY` is unset), and is
+    /// replaced only by a key `config` holds. Whichever key is given last
+    /// wins; a given key is never dropped for a generated one.
     pub fn config(mut self, config: CrudAuthConfig) -> Self {
         let secret = self.config.secret_key.take();
         self.config = config;
@@ -252,13 +281,22 @@ impl CrudAuthBuilder {
         self
     }
 
+    /// The origin browsers see the app at (`https://app.example.com`): unsafe
+    /// requests on a session must then come from it or a trusted origin.
+    /// Needed when a proxy in front changes the scheme or host.
+    pub fn public_origin(mut self, origin: impl Into<String>) -> Self {
+        self.config.public_origin = Some(origin.into());
+        self
+    }
+
     /// Reverse proxies in front of the app; `0` uses the socket peer.
     pub fn trusted_proxy_hops(mut self, hops: usize) -> Self {
         self.config.trusted_proxy_hops = hops;
         self
     }
 
-    /// Registrations allowed per client IP per hour.
+    /// Registrations allowed per client IP per hour; `0` turns the throttle
+    /// off (with a warning at [`build`](Self::build)).
     pub fn register_per_hour(mut self, limit: u32) -> Self {
         self.config.register_per_hour = limit;
         self
@@ -278,15 +316,25 @@ impl CrudAuthBuilder {
 
     /// Validates the configuration.
     ///
+    /// Without any secret key (neither [`secret_key`](Self::secret_key) nor
+    /// one in a [`config`](Self::config)), a random key is used for this
+    /// process, with a warning: sessions and tokens then die with it. Also
+    /// warned about: insecure cookies, and the registration throttle off.
+    ///
     /// # Errors
     ///
     /// A [`ConfigError`] saying what to fix: no database, no user model, a
-    /// secret under 32 bytes, no transport or a duplicate one, and
-    /// `#[authed]` handlers narrowed to a transport that is not enabled.
+    /// secret under 32 bytes, no transport or a duplicate one, `#[authed]`
+    /// handlers narrowed to a transport that is not enabled, a lockout
+    /// count, window or base lock of 0, a zero lifetime or timeout, a
+    /// duration over 100 years, and a public origin that is not
+    /// `scheme://host[:port]`.
     pub fn build(self) -> Result<CrudAuth, ConfigError> {
         let db = self.db.ok_or(ConfigError::MissingDatabase)?;
         let users = self.users.ok_or(ConfigError::MissingUserModel)?;
-        let secret = self.config.secret_key.clone().unwrap_or_default();
+        let mut config = self.config;
+        config.validate()?;
+        let secret = config.secret_key.get_or_insert_with(random_secret).clone();
         if secret.len() < 32 {
             return Err(ConfigError::WeakSecret(secret.len()));
         }
@@ -304,28 +352,17 @@ impl CrudAuthBuilder {
                 return Err(ConfigError::DuplicateTransport(entry.transport.name()));
             }
         }
-        if self.config.session_idle.is_zero() || self.config.session_absolute.is_zero() {
-            return Err(ConfigError::Invalid {
-                setting: "session timeouts",
-                reason: "must be at least one second",
-            });
-        }
-        if self.config.access_ttl.is_zero() {
-            return Err(ConfigError::Invalid {
-                setting: "access_ttl",
-                reason: "must be at least one second",
-            });
-        }
         let handlers = registry::unknown_transports(&self.chain);
         if !handlers.is_empty() {
             return Err(ConfigError::UnknownTransports { handlers });
         }
-        let jwt = jwt::Keys::new(&secret, &self.config)?;
+        warn_about_relaxed_settings(&config);
+        let jwt = jwt::Keys::new(&secret, &config)?;
         let auth = CrudAuth {
             inner: Arc::new(Inner {
                 db,
                 users,
-                config: self.config,
+                config,
                 secret,
                 chain: self.chain,
                 hasher: Hasher::new().map_err(|_| ConfigError::Invalid {

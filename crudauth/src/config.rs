@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use rand::RngCore;
-
 use crate::error::ConfigError;
+use crate::origin::Origin;
 
 /// How crudauth's cookies are issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,9 +86,16 @@ pub struct CrudAuthConfig {
     pub lockout: LockoutPolicy,
     /// Origins besides the request's own that may send unsafe requests.
     pub trusted_origins: Vec<String>,
+    /// The origin browsers see the app at (`https://app.example.com`), when
+    /// a proxy in front of it changes the scheme or host: unsafe requests
+    /// must then come from exactly this origin (or a trusted one). Unset,
+    /// the request's own origin is `https://` (`http://` with insecure
+    /// cookies) and its `Host`.
+    pub public_origin: Option<String>,
     /// How many reverse proxies in front of the app append to `X-Forwarded-For`.
     pub trusted_proxy_hops: usize,
-    /// Registrations allowed per client IP per hour.
+    /// Registrations allowed per client IP per hour; 0 turns the throttle
+    /// off.
     pub register_per_hour: u32,
     /// JWT `iss` claim.
     pub issuer: String,
@@ -115,6 +121,7 @@ impl std::fmt::Debug for CrudAuthConfig {
             .field("session_absolute", &self.session_absolute)
             .field("lockout", &self.lockout)
             .field("trusted_origins", &self.trusted_origins)
+            .field("public_origin", &self.public_origin)
             .field("trusted_proxy_hops", &self.trusted_proxy_hops)
             .finish_non_exhaustive()
     }
@@ -132,6 +139,7 @@ impl Default for CrudAuthConfig {
             remember_me: Duration::from_secs(30 * 24 * 3600),
             lockout: LockoutPolicy::default(),
             trusted_origins: Vec::new(),
+            public_origin: None,
             trusted_proxy_hops: 0,
             register_per_hour: 5,
             purge_interval: Duration::from_secs(600),
@@ -142,55 +150,112 @@ impl Default for CrudAuthConfig {
     }
 }
 
-fn var(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
+/// The longest duration a setting may hold. Durations become signed
+/// seconds added to the current time in SQL; a century keeps every sum far
+/// from wrapping.
+const MAX_SECS: u64 = 100 * 365 * 24 * 3600;
 
-fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
-    match var(name) {
-        None => Ok(default),
-        Some(value) => value.trim().parse().map_err(|_| ConfigError::BadEnv {
-            name,
-            value,
-            reason: "expected a non-negative whole number",
-        }),
+/// The `CRUDAUTH_*` variables, read through `lookup` (the process
+/// environment, or a map in the tests).
+struct Env<F>(F);
+
+impl<F: Fn(&'static str) -> Option<String>> Env<F> {
+    fn var(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
     }
-}
 
-fn seconds(name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
-    number(name, default.as_secs()).map(Duration::from_secs)
+    fn number<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match self.var(name) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|_| ConfigError::BadEnv {
+                name,
+                value,
+                reason: "expected a non-negative whole number",
+            }),
+        }
+    }
+
+    /// A count that must be at least one.
+    fn count(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+        let count = self.number(name, default)?;
+        if count == 0 {
+            return Err(ConfigError::BadEnv {
+                name,
+                value: count.to_string(),
+                reason: "must be at least 1",
+            });
+        }
+        Ok(count)
+    }
+
+    fn seconds(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        let secs = self.number(name, default.as_secs())?;
+        if secs > MAX_SECS {
+            return Err(ConfigError::BadEnv {
+                name,
+                value: secs.to_string(),
+                reason: "too long: at most 3153600000 seconds (100 years)",
+            });
+        }
+        Ok(Duration::from_secs(secs))
+    }
+
+    /// A duration that must be at least one second.
+    fn positive_seconds(
+        &self,
+        name: &'static str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let duration = self.seconds(name, default)?;
+        if duration.is_zero() {
+            return Err(ConfigError::BadEnv {
+                name,
+                value: "0".to_owned(),
+                reason: "must be at least 1 second",
+            });
+        }
+        Ok(duration)
+    }
 }
 
 impl CrudAuthConfig {
     /// Reads the `CRUDAUTH_*` environment variables over the defaults.
     ///
-    /// `CRUDAUTH_SECRET_KEY` unset means a random key for this process (logged
-    /// as a warning: sessions and tokens die with the process).
+    /// `CRUDAUTH_SECRET_KEY` unset leaves [`secret_key`](Self::secret_key)
+    /// `None`: a key given to the builder before or after
+    /// [`CrudAuthBuilder::config`](crate::CrudAuthBuilder::config) is then
+    /// kept, and without any, `build()` uses a random key for this process
+    /// (with a warning: sessions and tokens die with the process).
     ///
     /// # Errors
     ///
-    /// [`ConfigError::BadEnv`] when a variable holds something unusable.
+    /// [`ConfigError::BadEnv`] naming the variable when it holds something
+    /// unusable: not a number, a lockout count, window or base lock of 0, or
+    /// a duration over 100 years.
     ///
     /// # Examples
     ///
     /// ```
     /// let config = crudauth::CrudAuthConfig::from_env().unwrap();
-    /// assert!(config.secret_key.is_some());
+    /// assert!(config.lockout.attempts >= 1);
     /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    fn from_lookup(lookup: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
         let defaults = Self::default();
-        let secret_key = match var("CRUDAUTH_SECRET_KEY") {
-            Some(key) => key.into_bytes(),
-            None => {
-                tracing::warn!(
-                    "CRUDAUTH_SECRET_KEY is not set: using a random key; sessions and tokens will not survive a restart"
-                );
-                let mut key = vec![0u8; 48];
-                rand::rng().fill_bytes(&mut key);
-                key
-            }
-        };
-        let insecure = match var("CRUDAUTH_INSECURE_COOKIES").as_deref().map(str::trim) {
+        let secret_key = env.var("CRUDAUTH_SECRET_KEY").map(String::into_bytes);
+        let insecure = match env
+            .var("CRUDAUTH_INSECURE_COOKIES")
+            .as_deref()
+            .map(str::trim)
+        {
             None | Some("0" | "false" | "no") => false,
             Some("1" | "true" | "yes") => true,
             Some(other) => {
@@ -202,13 +267,25 @@ impl CrudAuthConfig {
             }
         };
         let lockout = LockoutPolicy {
-            attempts: number("CRUDAUTH_LOCKOUT_ATTEMPTS", defaults.lockout.attempts)?,
-            ip_attempts: number("CRUDAUTH_LOCKOUT_IP_ATTEMPTS", defaults.lockout.ip_attempts)?,
-            window: seconds("CRUDAUTH_LOCKOUT_WINDOW_SECS", defaults.lockout.window)?,
-            base: seconds("CRUDAUTH_LOCKOUT_BASE_SECS", defaults.lockout.base)?,
+            attempts: env.count("CRUDAUTH_LOCKOUT_ATTEMPTS", defaults.lockout.attempts)?,
+            ip_attempts: env.count("CRUDAUTH_LOCKOUT_IP_ATTEMPTS", defaults.lockout.ip_attempts)?,
+            window: env
+                .positive_seconds("CRUDAUTH_LOCKOUT_WINDOW_SECS", defaults.lockout.window)?,
+            base: env.positive_seconds("CRUDAUTH_LOCKOUT_BASE_SECS", defaults.lockout.base)?,
             max: defaults.lockout.max,
         };
-        let trusted_origins = var("CRUDAUTH_TRUSTED_ORIGINS")
+        let public_origin = match env.var("CRUDAUTH_PUBLIC_ORIGIN") {
+            Some(origin) if Origin::parse(&origin).is_none() => {
+                return Err(ConfigError::BadEnv {
+                    name: "CRUDAUTH_PUBLIC_ORIGIN",
+                    value: origin,
+                    reason: "expected scheme://host[:port], such as https://app.example.com",
+                });
+            }
+            origin => origin.map(|o| o.trim().trim_end_matches('/').to_owned()),
+        };
+        let trusted_origins = env
+            .var("CRUDAUTH_TRUSTED_ORIGINS")
             .map(|v| {
                 v.split(',')
                     .map(|o| o.trim().trim_end_matches('/').to_owned())
@@ -217,20 +294,140 @@ impl CrudAuthConfig {
             })
             .unwrap_or_default();
         Ok(Self {
-            secret_key: Some(secret_key),
+            secret_key,
             cookies: if insecure {
                 CookiePolicy::insecure()
             } else {
                 CookiePolicy::default()
             },
-            access_ttl: seconds("CRUDAUTH_ACCESS_TTL_SECS", defaults.access_ttl)?,
-            session_idle: seconds("CRUDAUTH_SESSION_IDLE_SECS", defaults.session_idle)?,
-            session_absolute: seconds("CRUDAUTH_SESSION_ABSOLUTE_SECS", defaults.session_absolute)?,
+            access_ttl: env.seconds("CRUDAUTH_ACCESS_TTL_SECS", defaults.access_ttl)?,
+            session_idle: env.seconds("CRUDAUTH_SESSION_IDLE_SECS", defaults.session_idle)?,
+            session_absolute: env
+                .seconds("CRUDAUTH_SESSION_ABSOLUTE_SECS", defaults.session_absolute)?,
             lockout,
             trusted_origins,
-            trusted_proxy_hops: number("CRUDAUTH_TRUSTED_PROXY_HOPS", 0)?,
-            register_per_hour: number("CRUDAUTH_REGISTER_PER_HOUR", defaults.register_per_hour)?,
+            public_origin,
+            trusted_proxy_hops: env.number("CRUDAUTH_TRUSTED_PROXY_HOPS", 0)?,
+            register_per_hour: env
+                .number("CRUDAUTH_REGISTER_PER_HOUR", defaults.register_per_hour)?,
             ..defaults
         })
+    }
+
+    /// Refuses settings that would disable a defence or overflow: the
+    /// rules [`CrudAuthBuilder::build`](crate::CrudAuthBuilder::build) applies.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason| Err(ConfigError::Invalid { setting, reason });
+        // A zero would lock on no failure at all, or never count.
+        if self.lockout.attempts == 0 {
+            return invalid("lockout.attempts", "must be at least 1");
+        }
+        if self.lockout.ip_attempts == 0 {
+            return invalid("lockout.ip_attempts", "must be at least 1");
+        }
+        let durations = [
+            ("lockout.window", self.lockout.window, true),
+            ("lockout.base", self.lockout.base, true),
+            ("lockout.max", self.lockout.max, true),
+            ("session_idle", self.session_idle, true),
+            ("session_absolute", self.session_absolute, true),
+            ("access_ttl", self.access_ttl, true),
+            ("refresh_ttl", self.refresh_ttl, true),
+            ("remember_me", self.remember_me, true),
+            ("purge_interval", self.purge_interval, false),
+        ];
+        for (setting, duration, positive) in durations {
+            if positive && duration.as_secs() == 0 {
+                return invalid(setting, "must be at least 1 second");
+            }
+            if duration.as_secs() > MAX_SECS {
+                return invalid(setting, "too long: at most 100 years");
+            }
+        }
+        if self
+            .public_origin
+            .as_deref()
+            .is_some_and(|o| Origin::parse(o).is_none())
+        {
+            return invalid(
+                "public_origin",
+                "expected scheme://host[:port], such as https://app.example.com",
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CrudAuthConfig;
+    use crate::error::ConfigError;
+
+    fn from(vars: &[(&'static str, &str)]) -> Result<CrudAuthConfig, ConfigError> {
+        CrudAuthConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    fn refused_variable(vars: &[(&'static str, &str)]) -> &'static str {
+        match from(vars) {
+            Err(ConfigError::BadEnv { name, .. }) => name,
+            other => panic!("expected BadEnv for {vars:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn zero_lockout_settings_are_refused_by_name() {
+        for name in [
+            "CRUDAUTH_LOCKOUT_ATTEMPTS",
+            "CRUDAUTH_LOCKOUT_IP_ATTEMPTS",
+            "CRUDAUTH_LOCKOUT_WINDOW_SECS",
+            "CRUDAUTH_LOCKOUT_BASE_SECS",
+        ] {
+            assert_eq!(refused_variable(&[(name, "0")]), name);
+            assert_eq!(refused_variable(&[(name, "-1")]), name);
+        }
+    }
+
+    #[test]
+    fn durations_that_would_wrap_are_refused_by_name() {
+        for name in [
+            "CRUDAUTH_ACCESS_TTL_SECS",
+            "CRUDAUTH_SESSION_IDLE_SECS",
+            "CRUDAUTH_SESSION_ABSOLUTE_SECS",
+            "CRUDAUTH_LOCKOUT_WINDOW_SECS",
+            "CRUDAUTH_LOCKOUT_BASE_SECS",
+        ] {
+            assert_eq!(refused_variable(&[(name, "18446744073709551615")]), name);
+            assert_eq!(refused_variable(&[(name, "9223372036854775808")]), name);
+        }
+    }
+
+    #[test]
+    fn a_zero_registration_limit_is_accepted_as_off() {
+        let config = from(&[("CRUDAUTH_REGISTER_PER_HOUR", "0")]).unwrap();
+        assert_eq!(config.register_per_hour, 0);
+    }
+
+    #[test]
+    fn an_unset_secret_key_is_left_to_the_builder() {
+        assert_eq!(from(&[]).unwrap().secret_key, None);
+        let config = from(&[("CRUDAUTH_SECRET_KEY", "k".repeat(40).as_str())]).unwrap();
+        assert_eq!(config.secret_key, Some(b"k".repeat(40)));
+    }
+
+    #[test]
+    fn the_public_origin_must_be_an_origin() {
+        let config = from(&[("CRUDAUTH_PUBLIC_ORIGIN", "https://app.example.com/")]).unwrap();
+        assert_eq!(
+            config.public_origin.as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            refused_variable(&[("CRUDAUTH_PUBLIC_ORIGIN", "app.example.com")]),
+            "CRUDAUTH_PUBLIC_ORIGIN"
+        );
     }
 }

@@ -2,12 +2,14 @@
 //! token bound to the session, plus `Sec-Fetch-Site` / `Origin` checks.
 
 use axum::http::request::Parts;
-use axum::http::{Extensions, HeaderMap, Method, header};
+use axum::http::{Extensions, Method, header};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::config::CrudAuthConfig;
 use crate::error::AuthError;
+use crate::origin::Origin;
 use crate::tokens::b64;
 
 /// The request header carrying the token.
@@ -61,8 +63,15 @@ pub(crate) fn token_for(secret: &[u8], session_token: &str) -> String {
 }
 
 /// Refuses a cross-site request: `Sec-Fetch-Site: cross-site`, or an `Origin`
-/// that is neither the request's own host nor a trusted origin.
-pub(crate) fn check_origin(headers: &HeaderMap, trusted: &[String]) -> Result<(), AuthError> {
+/// that is neither the request's own nor a trusted origin.
+///
+/// The request's own origin is the configured public origin; without one,
+/// `https://` (`http://` with insecure cookies) and the `Host`, or the URI
+/// authority of an HTTP/2 request. Matching the host alone would let a page
+/// served over plain http on the same host (a network attacker's injection)
+/// post to the https app.
+pub(crate) fn check_origin(parts: &Parts, config: &CrudAuthConfig) -> Result<(), AuthError> {
+    let headers = &parts.headers;
     if headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
@@ -74,25 +83,45 @@ pub(crate) fn check_origin(headers: &HeaderMap, trusted: &[String]) -> Result<()
     };
     let origin = origin
         .to_str()
-        .map_err(|_| AuthError::CsrfFailed("malformed Origin header"))?;
-    let origin = origin.trim_end_matches('/');
-    if trusted.iter().any(|t| t.eq_ignore_ascii_case(origin)) {
+        .map_err(|_| AuthError::CsrfFailed("malformed Origin header"))?
+        .trim_end_matches('/');
+    if config
+        .trusted_origins
+        .iter()
+        .any(|t| t.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
         return Ok(());
     }
-    let authority = origin
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .ok_or(AuthError::CsrfFailed("cross-origin request refused"))?;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    match host {
-        Some(host) if host.eq_ignore_ascii_case(authority) => Ok(()),
-        _ => Err(AuthError::CsrfFailed("cross-origin request refused")),
+    let refused = || AuthError::CsrfFailed("cross-origin request refused");
+    let presented = Origin::parse(origin).ok_or_else(refused)?;
+    let own = match &config.public_origin {
+        Some(public) => Origin::parse(public),
+        None => {
+            let scheme = if config.cookies.secure {
+                "https"
+            } else {
+                "http"
+            };
+            let authority = match headers.get(header::HOST) {
+                Some(host) => host.to_str().ok(),
+                None => parts.uri.authority().map(|a| a.as_str()),
+            };
+            authority.and_then(|a| Origin::of_authority(scheme, a))
+        }
+    };
+    match own {
+        Some(own) if own.admits(&presented) => Ok(()),
+        _ => Err(refused()),
     }
 }
 
 /// The full check for an unsafe request riding a session cookie.
-pub(crate) fn verify(parts: &Parts, expected: &str, trusted: &[String]) -> Result<(), AuthError> {
-    check_origin(&parts.headers, trusted)?;
+pub(crate) fn verify(
+    parts: &Parts,
+    expected: &str,
+    config: &CrudAuthConfig,
+) -> Result<(), AuthError> {
+    check_origin(parts, config)?;
     let presented = match parts.headers.get(HEADER) {
         Some(value) => Some(value.as_bytes().to_vec()),
         None => parts

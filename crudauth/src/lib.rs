@@ -59,6 +59,7 @@
 // In the order a request flows through them; each module uses only the
 // ones listed above it (`auth` is the public face over all of them).
 mod error;
+mod origin;
 mod config;
 mod tokens;
 mod principal;

@@ -9,9 +9,10 @@ mod token;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::HeaderValue;
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use tower::util::MapResponseLayer;
 
 use crate::error::add_bearer_challenge;
 use crate::events::AuthEvent;
@@ -28,22 +29,25 @@ where
 {
     let mut router = Router::new()
         .route("/register", post(account::register))
-        .route("/change-password", post(account::change_password))
+        .route(
+            "/change-password",
+            post(account::change_password).layer(no_store()),
+        )
         .route("/logout-all", post(management::logout_all));
     if auth.inner.config.me_route {
         router = router.route("/me", get(account::me));
     }
     if enabled::<SessionTransport>(auth) {
         router = router
-            .route("/login", post(session::login))
+            .route("/login", post(session::login).layer(no_store()))
             .route("/logout", post(session::logout))
             .route("/sessions", get(session::list))
             .route("/sessions/{id}", delete(session::revoke));
     }
     if enabled::<BearerTransport>(auth) {
         router = router
-            .route("/token", post(token::token))
-            .route("/refresh", post(token::refresh))
+            .route("/token", post(token::token).layer(no_store()))
+            .route("/refresh", post(token::refresh).layer(no_store()))
             .route("/revoke", post(token::revoke));
     }
     if transport::challenges_bearer(auth) {
@@ -54,6 +58,19 @@ where
         ));
     }
     router
+}
+
+/// `Cache-Control: no-store` on every answer of a route whose success
+/// carries a credential (session cookies, tokens), so that no cache along
+/// the way, nor the browser's history, keeps one.
+fn no_store() -> MapResponseLayer<fn(Response) -> Response> {
+    fn add(mut response: Response) -> Response {
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+    MapResponseLayer::new(add)
 }
 
 /// Calls the application's hooks.

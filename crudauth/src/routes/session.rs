@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -27,19 +28,19 @@ pub(super) struct Login {
 pub(super) async fn login(
     State(auth): State<CrudAuth>,
     client: Client,
-    headers: HeaderMap,
+    parts: Parts,
     Body(form): Body<Login>,
 ) -> Result<Response, AuthError> {
     let config = &auth.inner.config;
     // A login form posted from another site would log the victim into the
     // attacker's account (login CSRF).
-    csrf::check_origin(&headers, &config.trusted_origins)?;
+    csrf::check_origin(&parts, config)?;
     let user = lockout::guarded_login(&auth, client.ip, &form.username, form.password).await?;
     // Never adopt a session id the client brought: whatever it names is
     // ended, and a fresh id is issued. Both in one transaction, so that a
     // login failing midway leaves the old session as it was.
     let txn = crate::store::begin_write(&auth.inner.db).await?;
-    if let Some(old) = cookies::find(&headers, &config.cookies.session_name())
+    if let Some(old) = cookies::find(&parts.headers, &config.cookies.session_name())
         && tokens::well_formed(&old)
         && let Some(row) = sessions::find_live(&txn, &old).await?
     {

@@ -71,7 +71,7 @@ impl Transport for SessionTransport {
             }
             if !csrf::is_safe(&parts.method) {
                 let expected = csrf::token_for(&auth.inner.secret, &token);
-                csrf::verify(parts, &expected, &auth.inner.config.trusted_origins)?;
+                csrf::verify(parts, &expected, &auth.inner.config)?;
             }
             sessions::touch(db, &row).await?;
             let mut principal = Principal::for_user(user, Self::NAME);
