@@ -231,3 +231,14 @@ pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Valu
     assert!(body["detail"].is_string(), "detail: {body}");
     body
 }
+
+/// An argon2id hash of `password` with weaker parameters than crudauth's,
+/// as an older deployment would have stored: a login upgrades it.
+pub fn weak_hash(password: &str) -> String {
+    use argon2::password_hash::PasswordHasher;
+    let params = argon2::Params::new(8 * 1024, 1, 1, None).expect("valid parameters");
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(password.as_bytes())
+        .expect("hash")
+        .to_string()
+}

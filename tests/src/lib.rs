@@ -14,6 +14,7 @@ mod server;
 pub use api_key::ApiKeyTransport;
 pub use client::{
     Browser, Endpoint, PASSWORD, assert_error, client, retry_after, set_cookies, token_pair,
+    weak_hash,
 };
 pub use database::{Backend, TestDb, postgres_enabled};
 pub use server::{SECRET, Server, config, start, start_app, start_router, start_through};

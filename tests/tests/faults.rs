@@ -528,10 +528,12 @@ async fn password_change_cut_midway_never_leaves_old_credentials_beside_the_new_
         return;
     };
     const NEW: &str = "a brand new password";
-    // Each point is one statement of the change: the new hash, the other
+    // Each point is one statement of the change, all in one transaction:
+    // the new hash (conditional), the caller's rotated session, the other
     // sessions, the token families.
     for (i, point) in [
         r#"UPDATE "users""#,
+        r#"INSERT INTO "crudauth_sessions""#,
         r#"DELETE FROM "crudauth_sessions""#,
         r#"UPDATE "crudauth_token_families""#,
     ]
@@ -566,10 +568,77 @@ async fn password_change_cut_midway_never_leaves_old_credentials_beside_the_new_
             assert_eq!(old_session, StatusCode::UNAUTHORIZED, "cut at {point}");
             assert_eq!(old_token, StatusCode::UNAUTHORIZED, "cut at {point}");
         } else {
+            // Nothing was lost: the old password, the caller's session and
+            // the other credentials all still work.
             assert!(server.login_with(&email, PASSWORD, None).await.is_ok());
+            assert_eq!(old_session, StatusCode::OK, "cut at {point}");
+            assert_eq!(old_token, StatusCode::OK, "cut at {point}");
+            let caller = server
+                .with_cookie(Method::GET, "/me", &changer)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(caller, StatusCode::OK, "cut at {point}");
         }
     }
     assert_consistent(&audit(&direct).await);
+}
+
+/// A login that upgrades a weak hash and is cut while writing it leaves
+/// the stored hash as it was (the upgrade and the move of the user's
+/// credentials to the new epoch are one transaction); the next login
+/// upgrades it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rehash_cut_midway_keeps_the_stored_hash() {
+    let Some((server, proxy, direct)) = behind_proxy(|b| b).await else {
+        return;
+    };
+    server.register("ada@example.com").await;
+    let weak = crudauth_tests::weak_hash(PASSWORD);
+    direct
+        .execute_unprepared(&format!(
+            "UPDATE users SET password_hash = '{weak}' WHERE email = 'ada@example.com'"
+        ))
+        .await
+        .unwrap();
+    proxy.trip_on(r#"UPDATE "users""#).await;
+    tripped(
+        &proxy,
+        "rehash",
+        server
+            .client
+            .post(server.url("/token"))
+            .json(&json!({ "username": "ada@example.com", "password": PASSWORD })),
+    )
+    .await;
+    let stored = text(
+        &direct,
+        "SELECT password_hash AS n FROM users WHERE email = 'ada@example.com'",
+    )
+    .await;
+    assert_eq!(stored, weak, "the cut rehash wrote nothing");
+    let token = token_pair(&server.token("ada@example.com").await).0;
+    assert_eq!(
+        server.get_bearer("/me", &token).await.status(),
+        StatusCode::OK
+    );
+    let stored = text(
+        &direct,
+        "SELECT password_hash AS n FROM users WHERE email = 'ada@example.com'",
+    )
+    .await;
+    assert_ne!(stored, weak, "the next login upgraded the hash");
+    assert_consistent(&audit(&direct).await);
+}
+
+async fn text(db: &DatabaseConnection, sql: &str) -> String {
+    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("query")
+        .expect("one row")
+        .try_get("", "n")
+        .expect("n")
 }
 
 /// One simulated client in the burst: what it holds and what it saw.

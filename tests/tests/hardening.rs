@@ -125,6 +125,70 @@ async fn no_credential_made_with_the_old_password_survives_a_change(backend: Bac
         .expect("the new password works");
 }
 
+/// Logins upgrading a weak hash of the old password race a password
+/// change: no upgrade may write the old password back over the new one.
+async fn a_rehash_never_writes_an_old_password_back(backend: Backend) {
+    let policy = LockoutPolicy {
+        attempts: 100,
+        ..LockoutPolicy::default()
+    };
+    let server = start(backend, move |b| {
+        b.lockout(policy).transport(crudauth_tests::ApiKeyTransport)
+    })
+    .await;
+    let id = server.register("ada@example.com").await;
+    for round in 0..3 {
+        let (old, new) = if round % 2 == 0 {
+            (PASSWORD, NEW_PASSWORD)
+        } else {
+            (NEW_PASSWORD, PASSWORD)
+        };
+        let weak = crudauth_tests::weak_hash(old);
+        sql(
+            &server,
+            &format!("UPDATE users SET password_hash = '{weak}' WHERE email = 'ada@example.com'"),
+        )
+        .await;
+        let logins: Vec<_> = (0..4)
+            .map(|_| {
+                let endpoint = (*server).clone();
+                tokio::spawn(async move {
+                    endpoint
+                        .post_json(
+                            "/token",
+                            json!({ "username": "ada@example.com", "password": old }),
+                        )
+                        .await
+                        .status()
+                })
+            })
+            .collect();
+        let res = server
+            .client
+            .post(server.url("/change-password"))
+            .header("x-api-key", format!("demo-{id}"))
+            .json(&json!({ "current_password": old, "new_password": new }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "round {round}");
+        for login in logins {
+            login.await.unwrap();
+        }
+        assert!(
+            server
+                .login_with("ada@example.com", old, None)
+                .await
+                .is_err(),
+            "round {round}: the old password was written back"
+        );
+        server
+            .login_with("ada@example.com", new, None)
+            .await
+            .expect("the new password works");
+    }
+}
+
 /// The change gives the caller's own session a new id and CSRF token: the
 /// cookie a thief copied before the change is refused, the caller goes on.
 async fn a_password_change_rotates_the_callers_session(backend: Backend) {
@@ -485,6 +549,7 @@ async fn purge_deletes_dead_rows_and_keeps_live_ones(backend: Backend) {
 
 on_both_backends!(
     no_credential_made_with_the_old_password_survives_a_change,
+    a_rehash_never_writes_an_old_password_back,
     a_password_change_rotates_the_callers_session,
     change_password_guesses_count_against_the_account,
     scopes_removed_from_a_user_leave_their_tokens,

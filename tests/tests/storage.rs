@@ -4,7 +4,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::PasswordHasher;
 use crudauth::{AuthEvent, BearerTransport, CrudAuth, SessionTransport};
 use crudauth_tests::{Backend, PASSWORD, TestDb, assert_error, on_both_backends, start, start_app};
 use reqwest::{Method, StatusCode};
@@ -73,14 +72,7 @@ async fn authenticated_requests_cost_one_query(backend: Backend) {
 
 async fn weaker_hashes_are_upgraded_at_login(backend: Backend) {
     let server = start(backend, |b| b).await;
-    let weak = argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon2::Params::new(1024, 1, 1, None).unwrap(),
-    )
-    .hash_password(PASSWORD.as_bytes())
-    .unwrap()
-    .to_string();
+    let weak = crudauth_tests::weak_hash(PASSWORD);
     server
         .db
         .execute_unprepared(&format!(
