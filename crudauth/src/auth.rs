@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
+use crate::cache::PrincipalCache;
 use crate::config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
 use crate::error::ConfigError;
 use crate::events::AuthEvent;
@@ -20,7 +21,7 @@ use crate::state::{ChainEntry, CrudAuth, Hook, Inner, Transport};
 use crate::store::users::{ModelStore, UserStore};
 use crate::store::{self, families, purge, sessions};
 use crate::user::AuthUser;
-use crate::{jwt, registry, routes};
+use crate::{jwt, registry, revocation, routes};
 
 impl CrudAuth {
     /// Starts a builder with the secure defaults.
@@ -34,8 +35,26 @@ impl CrudAuth {
     /// # Errors
     ///
     /// The database's error when a statement fails.
+    ///
+    /// On PostgreSQL with the principal cache on, it also installs a trigger
+    /// on the application's user table that announces every update and
+    /// delete to all instances, so that edits made outside crudauth reach
+    /// the cache at once (turn it off with
+    /// [`CrudAuthConfig::user_table_trigger`]).
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
-        crate::store::migration::create_tables_once(&self.inner.db).await
+        let inner = &self.inner;
+        crate::store::migration::create_tables_once(&inner.db).await?;
+        if inner.config.user_table_trigger && !inner.config.cache_ttl.is_zero() {
+            let (table, key) = inner.users.table_and_key();
+            crate::store::migration::install_user_trigger(
+                &inner.db,
+                &table,
+                &key,
+                revocation::CHANNEL,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// The database connection.
@@ -104,7 +123,24 @@ impl CrudAuth {
         let ended = sessions::revoke_all(&txn, &owner, None).await?
             + families::revoke_user(&txn, &owner).await?;
         txn.commit().await?;
+        revocation::user(self, &owner).await;
         Ok(ended)
+    }
+
+    /// How many sessions and token families the principal cache holds.
+    pub fn cached_principals(&self) -> u64 {
+        self.inner.cache.len()
+    }
+
+    /// Makes an edit of a user's row that the application made itself
+    /// (deactivation, new scopes, superuser) take effect on the next
+    /// request: the principal cache forgets the user, here and, on
+    /// PostgreSQL, on every instance sharing the database. Without it such
+    /// an edit is seen within
+    /// [`cache_ttl`](CrudAuthConfig::cache_ttl) (at once on PostgreSQL when
+    /// `migrate()` installed the user-table trigger).
+    pub async fn invalidate_user(&self, id: impl Into<UserId>) {
+        revocation::user(self, &id.into().to_string()).await;
     }
 
     /// Deletes the rows no request can use any more: expired sessions, ended
@@ -302,6 +338,14 @@ impl CrudAuthBuilder {
         self
     }
 
+    /// The principal cache: how long a resolved session or token family is
+    /// served from memory (zero turns it off) and how many of each are kept.
+    pub fn principal_cache(mut self, ttl: Duration, capacity: u64) -> Self {
+        self.config.cache_ttl = ttl;
+        self.config.cache_capacity = capacity;
+        self
+    }
+
     /// Whether `auth.router()` serves the built-in `GET /me` (default true).
     pub fn me_route(mut self, enabled: bool) -> Self {
         self.config.me_route = enabled;
@@ -358,6 +402,7 @@ impl CrudAuthBuilder {
         }
         warn_about_relaxed_settings(&config);
         let jwt = jwt::Keys::new(&secret, &config)?;
+        let cache = PrincipalCache::new(config.cache_ttl, config.cache_capacity);
         let auth = CrudAuth {
             inner: Arc::new(Inner {
                 db,
@@ -371,9 +416,11 @@ impl CrudAuthBuilder {
                 })?,
                 jwt,
                 hooks: self.hooks,
+                cache,
             }),
         };
         spawn_purge(&auth);
+        revocation::spawn_listener(&auth);
         Ok(auth)
     }
 }

@@ -106,6 +106,19 @@ pub struct CrudAuthConfig {
     /// How often a background task deletes expired rows (default 10 min;
     /// zero turns the task off, leaving it to [`CrudAuth::purge`](crate::CrudAuth::purge)).
     pub purge_interval: Duration,
+    /// How long a resolved session or token family is served from memory
+    /// (default 10 s; zero turns the cache off). Revocations through
+    /// crudauth take effect at once regardless; edits of the user table
+    /// outside crudauth, within this time (or at once on PostgreSQL, see
+    /// [`CrudAuth::migrate`](crate::CrudAuth::migrate)).
+    pub cache_ttl: Duration,
+    /// The most sessions, and the most token families, kept in the cache
+    /// (default 100 000 each).
+    pub cache_capacity: u64,
+    /// Whether `migrate()` installs, on PostgreSQL, a trigger on the user
+    /// table announcing its updates and deletes to the principal caches of
+    /// every instance (default true).
+    pub user_table_trigger: bool,
 }
 
 impl std::fmt::Debug for CrudAuthConfig {
@@ -143,6 +156,9 @@ impl Default for CrudAuthConfig {
             trusted_proxy_hops: 0,
             register_per_hour: 5,
             purge_interval: Duration::from_secs(600),
+            cache_ttl: Duration::from_secs(10),
+            cache_capacity: 100_000,
+            user_table_trigger: true,
             issuer: "crudauth".to_owned(),
             audience: "crudauth".to_owned(),
             me_route: true,
@@ -310,6 +326,7 @@ impl CrudAuthConfig {
             trusted_proxy_hops: env.number("CRUDAUTH_TRUSTED_PROXY_HOPS", 0)?,
             register_per_hour: env
                 .number("CRUDAUTH_REGISTER_PER_HOUR", defaults.register_per_hour)?,
+            cache_ttl: env.seconds("CRUDAUTH_CACHE_TTL_SECS", defaults.cache_ttl)?,
             ..defaults
         })
     }

@@ -134,8 +134,8 @@ impl Principal {
         }
     }
 
-    /// Builds the principal of a loaded user, carrying its row.
-    pub(crate) fn for_user(user: LoadedUser, transport: &'static str) -> Self {
+    /// Builds the principal of a loaded user shared with the cache.
+    pub(crate) fn for_shared(user: Arc<LoadedUser>, transport: &'static str) -> Self {
         Self {
             user_id: user.id.clone(),
             is_superuser: user.is_superuser,
@@ -146,7 +146,7 @@ impl Principal {
             mfa: false,
             authenticated_at: None,
             token_family: None,
-            loaded: Some(Arc::new(user)),
+            loaded: Some(user),
         }
     }
 

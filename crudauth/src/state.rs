@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::http::request::Parts;
 use sea_orm::DatabaseConnection;
 
+use crate::cache::PrincipalCache;
 use crate::config::CrudAuthConfig;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
@@ -62,6 +63,7 @@ pub(crate) struct Inner {
     pub hasher: Hasher,
     pub jwt: jwt::Keys,
     pub hooks: Vec<Hook>,
+    pub cache: PrincipalCache,
 }
 
 /// A function called after an account event.

@@ -17,7 +17,9 @@ pub use client::{
     weak_hash,
 };
 pub use database::{Backend, TestDb, postgres_enabled};
-pub use server::{SECRET, Server, config, start, start_app, start_router, start_through};
+pub use server::{
+    SECRET, Server, config, start, start_app, start_beside, start_router, start_through,
+};
 
 /// Runs each named async test fn (taking a [`Backend`]) on SQLite and on
 /// PostgreSQL.

@@ -20,9 +20,12 @@ pub struct Server {
     endpoint: Endpoint,
     pub auth: CrudAuth,
     pub db: DatabaseConnection,
+    /// The database URL the server reaches its database through.
+    pub db_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    _db: TestDb,
+    /// The database, dropped with the server that created it.
+    _db: Option<TestDb>,
 }
 
 impl Deref for Server {
@@ -99,7 +102,7 @@ async fn serve_over(
     make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
     extra: impl FnOnce(&CrudAuth) -> axum::Router,
 ) -> Server {
-    serve_router(test_db, url, make, |auth| {
+    serve_router(Some(test_db), url, make, |auth| {
         example_web_and_api::app(auth.clone())
             .merge(extra(auth))
             .layer(auth.layer())
@@ -116,11 +119,27 @@ pub async fn start_router(
 ) -> Server {
     let test_db = TestDb::create(backend).await;
     let url = test_db.url.clone();
-    serve_router(test_db, &url, make, router).await
+    serve_router(Some(test_db), &url, make, router).await
+}
+
+/// A second instance of the example application beside `first`, sharing
+/// its database (the database goes with `first`).
+pub async fn start_beside(
+    first: &Server,
+    tweak: impl FnOnce(CrudAuthBuilder) -> CrudAuthBuilder,
+) -> Server {
+    let url = first.db_url.clone();
+    serve_router(
+        None,
+        &url,
+        |db| tweak(example_web_and_api::auth_builder(db, config())),
+        |auth| example_web_and_api::app(auth.clone()).layer(auth.layer()),
+    )
+    .await
 }
 
 async fn serve_router(
-    test_db: TestDb,
+    test_db: Option<TestDb>,
     url: &str,
     make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
     router: impl FnOnce(&CrudAuth) -> axum::Router,
@@ -146,6 +165,7 @@ async fn serve_router(
         endpoint: Endpoint::new(format!("http://{addr}")),
         auth,
         db,
+        db_url: url.to_owned(),
         shutdown: Some(tx),
         task: Some(task),
         _db: test_db,

@@ -192,6 +192,8 @@ async fn scoped_token(server: &Server, email: &str, scope: &str) -> String {
     token_pair(&res.json().await.unwrap()).0
 }
 
+/// Edits a user's row as an application would, outside crudauth, and tells
+/// crudauth's principal cache (as the application must, or wait its TTL).
 async fn set(server: &Server, id: i64, column: user::Column, value: impl Into<sea_orm::Value>) {
     user::Entity::update_many()
         .col_expr(column, Expr::value(value))
@@ -199,6 +201,7 @@ async fn set(server: &Server, id: i64, column: user::Column, value: impl Into<se
         .exec(&server.db)
         .await
         .unwrap();
+    server.auth.invalidate_user(id).await;
 }
 
 /// `GET path`, with `token` as a bearer if given: the status and the body

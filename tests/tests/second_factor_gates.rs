@@ -23,7 +23,11 @@ async fn wire_money(user: Principal) -> Json<Value> {
 async fn server(backend: Backend) -> Server {
     start_app(
         backend,
-        |db| example_web_and_api::auth_builder(db, crudauth_tests::config()),
+        // The tests age credentials with SQL, behind the cache's back.
+        |db| {
+            example_web_and_api::auth_builder(db, crudauth_tests::config())
+                .principal_cache(std::time::Duration::ZERO, 0)
+        },
         |auth| {
             axum::Router::new()
                 .route("/admin/rotate", post(rotate_keys))

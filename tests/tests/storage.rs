@@ -10,64 +10,68 @@ use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Schema};
 use serde_json::{Value, json};
 
-/// Steady-state authentication costs one round trip: the session (or token
+/// Uncached, authentication costs one round trip: the session (or token
 /// family) and the user row come back together, and sliding expiry writes
-/// at most once a minute.
-async fn authenticated_requests_cost_one_query(backend: Backend) {
-    let queries = Arc::new(AtomicUsize::new(0));
-    let counter = queries.clone();
-    let server = start_app(
-        backend,
-        move |mut db| {
-            db.set_metric_callback(move |_| {
-                counter.fetch_add(1, Ordering::SeqCst);
-            });
-            example_web_and_api::auth_builder(db, crudauth_tests::config())
-        },
-        |_| axum::Router::new(),
-    )
-    .await;
-    server.register("ada@example.com").await;
-    let browser = server.login("ada@example.com").await;
-    let token = server.access_token("ada@example.com").await;
-    let before = queries.load(Ordering::SeqCst);
-    for _ in 0..10 {
+/// at most once a minute. With the principal cache on (the default), only a
+/// credential's first request reaches the database.
+async fn authenticated_requests_cost_one_query_and_none_when_cached(backend: Backend) {
+    for (ttl, expected) in [(0, 10), (10, 1)] {
+        let queries = Arc::new(AtomicUsize::new(0));
+        let counter = queries.clone();
+        let server = start_app(
+            backend,
+            move |mut db| {
+                db.set_metric_callback(move |_| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                });
+                example_web_and_api::auth_builder(db, crudauth_tests::config())
+                    .principal_cache(std::time::Duration::from_secs(ttl), 1000)
+            },
+            |_| axum::Router::new(),
+        )
+        .await;
+        server.register("ada@example.com").await;
+        let browser = server.login("ada@example.com").await;
+        let token = server.access_token("ada@example.com").await;
+        let before = queries.load(Ordering::SeqCst);
+        for _ in 0..10 {
+            assert_eq!(
+                server
+                    .as_browser(&browser, Method::GET, "/me", None)
+                    .await
+                    .status(),
+                StatusCode::OK
+            );
+        }
         assert_eq!(
-            server
-                .as_browser(&browser, Method::GET, "/me", None)
-                .await
-                .status(),
-            StatusCode::OK
+            queries.load(Ordering::SeqCst) - before,
+            expected,
+            "session, cache ttl {ttl}"
         );
-    }
-    assert_eq!(
-        queries.load(Ordering::SeqCst) - before,
-        10,
-        "session: one query per request"
-    );
-    let before = queries.load(Ordering::SeqCst);
-    for _ in 0..10 {
+        let before = queries.load(Ordering::SeqCst);
+        for _ in 0..10 {
+            assert_eq!(
+                server.get_bearer("/me", &token).await.status(),
+                StatusCode::OK
+            );
+        }
         assert_eq!(
-            server.get_bearer("/me", &token).await.status(),
-            StatusCode::OK
+            queries.load(Ordering::SeqCst) - before,
+            expected,
+            "bearer, cache ttl {ttl}"
         );
+        // Anonymous requests and malformed cookies cost none.
+        let before = queries.load(Ordering::SeqCst);
+        server.client.get(server.url("/me")).send().await.unwrap();
+        server
+            .client
+            .get(server.url("/me"))
+            .header("cookie", "__Host-session_id=short")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(queries.load(Ordering::SeqCst), before);
     }
-    assert_eq!(
-        queries.load(Ordering::SeqCst) - before,
-        10,
-        "bearer: one query per request"
-    );
-    // Anonymous requests and malformed cookies cost none.
-    let before = queries.load(Ordering::SeqCst);
-    server.client.get(server.url("/me")).send().await.unwrap();
-    server
-        .client
-        .get(server.url("/me"))
-        .header("cookie", "__Host-session_id=short")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(queries.load(Ordering::SeqCst), before);
 }
 
 async fn weaker_hashes_are_upgraded_at_login(backend: Backend) {
@@ -260,7 +264,7 @@ async fn uuid_keyed_users_work_with_both_transports(backend: Backend) {
 }
 
 on_both_backends!(
-    authenticated_requests_cost_one_query,
+    authenticated_requests_cost_one_query_and_none_when_cached,
     weaker_hashes_are_upgraded_at_login,
     hooks_see_every_account_event,
     the_migration_creates_and_drops_the_tables,

@@ -12,12 +12,12 @@ use crate::csrf;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Body, Client, Submitted};
-use crate::lockout;
 use crate::principal::Principal;
 use crate::state::CrudAuth;
 use crate::store::users::CreateError;
 use crate::store::{self, families, sessions};
 use crate::tokens::password_epoch;
+use crate::{lockout, revocation};
 
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 256;
@@ -183,6 +183,7 @@ pub(super) async fn change_password(
     sessions::revoke_all(&txn, &owner, keep).await?;
     families::revoke_user(&txn, &owner).await?;
     txn.commit().await?;
+    revocation::user(&auth, &owner).await;
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
     let Some((row, token)) = rotated else {
         return Ok(ok_empty());

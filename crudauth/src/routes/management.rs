@@ -10,6 +10,7 @@ use super::with_cookies;
 use crate::body;
 use crate::error::AuthError;
 use crate::extract::{AnyTransport, Submitted};
+use crate::revocation;
 use crate::state::CrudAuth;
 use crate::store::{families, sessions};
 
@@ -36,6 +37,7 @@ pub(super) async fn logout_all(
         .filter(|_| form.keep_current);
     let revoked = sessions::revoke_all(db, &owner, keep_session).await?
         + families::revoke_user_except(db, &owner, keep_family).await?;
+    revocation::user(&auth, &owner).await;
     let response = Json(json!({ "revoked": revoked })).into_response();
     // The browser's own session went too: clear its cookies.
     if principal.session_id.is_some() && keep_session.is_none() {

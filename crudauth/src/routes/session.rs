@@ -15,7 +15,7 @@ use crate::extract::{Body, Client, Current, SessionOnly, Submitted};
 use crate::state::CrudAuth;
 use crate::store::sessions::{self, NewSession};
 use crate::transport::session::SessionTransport;
-use crate::{body, cookies, csrf, lockout, tokens};
+use crate::{body, cookies, csrf, lockout, revocation, tokens};
 
 #[derive(Deserialize)]
 pub(super) struct Login {
@@ -40,11 +40,13 @@ pub(super) async fn login(
     // ended, and a fresh id is issued. Both in one transaction, so that a
     // login failing midway leaves the old session as it was.
     let txn = crate::store::begin_write(&auth.inner.db).await?;
+    let mut ended = None;
     if let Some(old) = cookies::find(&parts.headers, &config.cookies.session_name())
         && tokens::well_formed(&old)
         && let Some(row) = sessions::find_live(&txn, &old).await?
     {
         sessions::revoke(&txn, &row.user_id, &row.id).await?;
+        ended = Some(row.user_id);
     }
     let (idle, lifetime) = if form.remember_me {
         (config.remember_me, config.remember_me)
@@ -64,6 +66,9 @@ pub(super) async fn login(
     )
     .await?;
     txn.commit().await?;
+    if let Some(owner) = ended {
+        revocation::user(&auth, &owner).await;
+    }
     let csrf_token = csrf::token_for(&auth.inner.secret, &token);
     let max_age = form.remember_me.then_some(lifetime.as_secs() as i64);
     emit(
@@ -87,7 +92,9 @@ pub(super) async fn logout(
     if let Some(principal) = form.principal
         && let Some(id) = principal.session_id.as_deref()
     {
-        sessions::revoke(&auth.inner.db, &principal.user_id.to_string(), id).await?;
+        let owner = principal.user_id.to_string();
+        sessions::revoke(&auth.inner.db, &owner, id).await?;
+        revocation::user(&auth, &owner).await;
         emit(
             &auth,
             AuthEvent::LoggedOut {
@@ -134,9 +141,9 @@ pub(super) async fn revoke(
     let (principal, _) = form.signed_in()?;
     // Session ids are uuids; anything else (even text the database cannot
     // hold, such as a NUL) names no session.
-    if uuid::Uuid::parse_str(&id).is_ok()
-        && sessions::revoke(&auth.inner.db, &principal.user_id.to_string(), &id).await?
-    {
+    let owner = principal.user_id.to_string();
+    if uuid::Uuid::parse_str(&id).is_ok() && sessions::revoke(&auth.inner.db, &owner, &id).await? {
+        revocation::user(&auth, &owner).await;
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(AuthError::NotFound)

@@ -13,7 +13,7 @@ use crate::extract::{Body, Client};
 use crate::state::CrudAuth;
 use crate::store::families::{self, RotateError};
 use crate::transport::bearer::BearerTransport;
-use crate::{lockout, tokens};
+use crate::{lockout, revocation, tokens};
 
 #[derive(Deserialize)]
 pub(super) struct TokenRequest {
@@ -107,6 +107,7 @@ pub(super) async fn refresh(
         // A user deactivated, or whose password changed, since the login
         // gets no new tokens.
         families::revoke(db, &owner.family_id).await?;
+        revocation::family(&auth, &owner.family_id).await;
         return Err(AuthError::InvalidToken("this login has ended"));
     };
     let rotated = match families::rotate(db, &form.refresh_token, &user.scopes).await {
@@ -115,6 +116,7 @@ pub(super) async fn refresh(
             return Err(AuthError::InvalidToken("unknown or expired refresh token"));
         }
         Err(RotateError::Reused) => {
+            revocation::family(&auth, &owner.family_id).await;
             tracing::warn!("crudauth: refresh token reuse detected; token family revoked");
             return Err(AuthError::InvalidToken(
                 "refresh token reused; all tokens of this login are revoked",
@@ -154,6 +156,7 @@ pub(super) async fn revoke(
         && let Some(family) = families::family_of(db, &form.refresh_token).await?
     {
         families::revoke(db, &family).await?;
+        revocation::family(&auth, &family).await;
     }
     Ok(ok_empty())
 }

@@ -35,6 +35,58 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     Ok(())
 }
 
+/// Installs (or replaces) the trigger that announces updates and deletes of
+/// the user table on `channel`, as `u:<key>`. PostgreSQL only.
+pub(crate) async fn install_user_trigger(
+    db: &DatabaseConnection,
+    table: &str,
+    key: &str,
+    channel: &str,
+) -> Result<(), DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let function = format!(
+        "CREATE OR REPLACE FUNCTION crudauth_announce_user() RETURNS trigger AS $$ \
+         BEGIN PERFORM pg_notify('{channel}', 'u:' || OLD.{key}::text); RETURN NULL; END; \
+         $$ LANGUAGE plpgsql",
+        key = quote(key),
+    );
+    let trigger = format!(
+        "CREATE OR REPLACE TRIGGER crudauth_announce_user AFTER UPDATE OR DELETE ON {table} \
+         FOR EACH ROW EXECUTE FUNCTION crudauth_announce_user()",
+        table = quote(table),
+    );
+    // Instances migrating together would race on the same definitions.
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147305)")
+        .await?;
+    let probe = Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT to_regclass($1) IS NOT NULL AS present",
+        [quote(table).into()],
+    );
+    let present = match txn.query_one_raw(probe).await? {
+        Some(row) => row.try_get::<bool>("", "present")?,
+        None => false,
+    };
+    if !present {
+        // The application creates its table after crudauth's: the trigger
+        // waits for a later `migrate()`; until then, edits outside crudauth
+        // are seen within the cache's TTL.
+        tracing::warn!(
+            table,
+            "crudauth: the user table does not exist yet; call migrate() after creating it to \
+             install the trigger that announces its edits to the principal cache"
+        );
+        return txn.commit().await;
+    }
+    txn.execute_unprepared(&function).await?;
+    txn.execute_unprepared(&trigger).await?;
+    txn.commit().await
+}
+
 /// Text columns added after a table's first release, so that tables created
 /// by an older version gain them (`''` means "from before the column").
 const ADDED_COLUMNS: [(&str, &str); 2] = [

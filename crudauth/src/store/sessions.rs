@@ -73,18 +73,20 @@ pub(crate) async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), D
     Ok(())
 }
 
-/// Slides the idle timeout. Writes only when the last write is older than a
-/// quarter of the idle timeout (at most once a minute), so that steady
-/// traffic costs reads, not writes.
-pub(crate) async fn touch<C: ConnectionTrait>(db: &C, row: &session::Model) -> Result<(), DbErr> {
-    let at = now();
+/// Whether a use at `at` should slide the idle timeout: only when the last
+/// write is older than a quarter of the idle timeout (at most once a
+/// minute), so that steady traffic costs reads, not writes.
+pub(crate) fn due_for_touch(row: &session::Model, at: i64) -> bool {
     let every = (row.idle_secs / 4).clamp(0, 60);
-    if at - row.last_seen_at < every.max(1) {
-        return Ok(());
-    }
+    at - row.last_seen_at >= every.max(1)
+}
+
+/// Records a session's use at `at` (never moving it back).
+pub(crate) async fn touch<C: ConnectionTrait>(db: &C, id: &str, at: i64) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(Column::LastSeenAt, Expr::value(at))
-        .filter(Column::Id.eq(row.id.clone()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LastSeenAt.lt(at))
         .exec(db)
         .await?;
     Ok(())

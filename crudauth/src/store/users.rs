@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryFilter, QueryTrait, SqlErr, Statement, Value,
+    DatabaseTransaction, DbBackend, DbErr, EntityName, EntityTrait, FromQueryResult, IdenStatic,
+    Iterable, QueryFilter, QueryTrait, SqlErr, Statement, Value,
 };
 
 use super::entities::{family, session};
@@ -96,6 +96,8 @@ pub(crate) trait UserStore: Send + Sync {
         hash: String,
     ) -> BoxFuture<'a, Result<bool, DbErr>>;
     fn parse_id(&self, raw: &str) -> Option<UserId>;
+    /// The user table's name and its key column's.
+    fn table_and_key(&self) -> (String, String);
     fn has_email(&self) -> bool;
 }
 
@@ -411,6 +413,13 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
 
     fn parse_id(&self, raw: &str) -> Option<UserId> {
         U::Key::parse(raw).map(|k| k.to_user_id())
+    }
+
+    fn table_and_key(&self) -> (String, String) {
+        (
+            U::Entity::default().table_name().to_owned(),
+            U::auth_columns().id.as_str().to_owned(),
+        )
     }
 
     fn has_email(&self) -> bool {

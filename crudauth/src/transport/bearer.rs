@@ -1,12 +1,15 @@
 //! Bearer tokens: `Authorization: Bearer <jwt>`, HS256 access tokens whose
 //! family (`sid`) is checked on every request.
 
+use std::sync::Arc;
+
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::error::AuthError;
 use crate::jwt::Rejected;
 use crate::principal::Principal;
+use crate::revocation;
 use crate::state::{CrudAuth, Transport, TransportFuture};
 use crate::store::families;
 use crate::tokens::{now, password_epoch};
@@ -74,23 +77,43 @@ impl Transport for BearerTransport {
             let Some(id) = auth.inner.users.parse_id(&claims.sub) else {
                 return Ok(None);
             };
-            // One round trip: the user row and its token family together.
-            let Some((user, family)) = auth
+            let cached = auth
                 .inner
-                .users
-                .by_id_with_family(&auth.inner.db, &id, &claims.sid)
-                .await?
-            else {
-                return Ok(None);
+                .cache
+                .family(&claims.sid)
+                .filter(|entry| entry.user.id == id);
+            let (user, family) = match cached {
+                Some(entry) => (entry.user.clone(), entry.state.clone()),
+                None => {
+                    // One round trip: the user row and its token family
+                    // together.
+                    let Some((user, family)) = auth
+                        .inner
+                        .users
+                        .by_id_with_family(&auth.inner.db, &id, &claims.sid)
+                        .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let stale = family.password_epoch != password_epoch(&user.password_hash);
+                    if !family.exists || family.revoked || stale {
+                        return Err(AuthError::InvalidToken("token revoked"));
+                    }
+                    if !user.is_active {
+                        // Deactivation ends the login rather than suspend it.
+                        families::revoke(&auth.inner.db, &claims.sid).await?;
+                        revocation::family(auth, &claims.sid).await;
+                        return Ok(None);
+                    }
+                    let user = Arc::new(user);
+                    auth.inner
+                        .cache
+                        .keep_family(claims.sid.clone(), user.clone(), family.clone());
+                    (user, family)
+                }
             };
-            let stale = family.password_epoch != password_epoch(&user.password_hash);
-            if !family.exists || family.revoked || family.expires_at <= now() || stale {
+            if family.expires_at <= now() {
                 return Err(AuthError::InvalidToken("token revoked"));
-            }
-            if !user.is_active {
-                // Deactivation ends the login rather than suspend it.
-                families::revoke(&auth.inner.db, &claims.sid).await?;
-                return Ok(None);
             }
             // The token's scopes, less any the user has lost since.
             let scopes = claims
@@ -99,7 +122,7 @@ impl Transport for BearerTransport {
                 .filter(|s| user.scopes.iter().any(|u| u == s))
                 .map(str::to_owned)
                 .collect();
-            let mut principal = Principal::for_user(user, Self::NAME);
+            let mut principal = Principal::for_shared(user, Self::NAME);
             principal.scopes = scopes;
             principal.authenticated_at = Some(family.created_at);
             principal.token_family = Some(claims.sid);

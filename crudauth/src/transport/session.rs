@@ -1,6 +1,8 @@
 //! Cookie sessions: server-side rows, `__Host-` cookies, CSRF on unsafe
 //! methods.
 
+use std::sync::Arc;
+
 use axum::http::request::Parts;
 
 use crate::principal::Principal;
@@ -49,23 +51,34 @@ impl Transport for SessionTransport {
                 return Ok(None);
             }
             let db = &auth.inner.db;
-            // One round trip: the session row and its user together.
-            let Some((user, row)) = auth
-                .inner
-                .users
-                .by_session(db, &tokens::digest(&token))
-                .await?
-            else {
-                return Ok(None);
+            let hash = tokens::digest(&token);
+            let at = tokens::now();
+            let (user, row, cached) = match auth.inner.cache.session(&hash) {
+                Some(entry) => (entry.user.clone(), entry.row(), Some(entry)),
+                None => {
+                    // One round trip: the session row and its user together.
+                    let Some((user, row)) = auth.inner.users.by_session(db, &hash).await? else {
+                        return Ok(None);
+                    };
+                    // A deactivated user's sessions end rather than wait
+                    // for a reactivation; a session from before a password
+                    // change is dead. Both are fixed while an entry is
+                    // cached: a change of either invalidates it.
+                    let stale = row.password_epoch != tokens::password_epoch(&user.password_hash);
+                    if !user.is_active || stale || sessions::is_expired(&row, at) {
+                        sessions::delete(db, &row.id).await?;
+                        return Ok(None);
+                    }
+                    let user = Arc::new(user);
+                    let entry =
+                        auth.inner
+                            .cache
+                            .keep_session(hash.clone(), user.clone(), row.clone());
+                    (user, row, entry)
+                }
             };
-            if sessions::is_expired(&row, tokens::now()) {
-                sessions::delete(db, &row.id).await?;
-                return Ok(None);
-            }
-            // A deactivated user's sessions end rather than wait for a
-            // reactivation; a session from before a password change is dead.
-            if !user.is_active || row.password_epoch != tokens::password_epoch(&user.password_hash)
-            {
+            if sessions::is_expired(&row, at) {
+                auth.inner.cache.forget_session(&hash);
                 sessions::delete(db, &row.id).await?;
                 return Ok(None);
             }
@@ -73,8 +86,23 @@ impl Transport for SessionTransport {
                 let expected = csrf::token_for(&auth.inner.secret, &token);
                 csrf::verify(parts, &expected, &auth.inner.config)?;
             }
-            sessions::touch(db, &row).await?;
-            let mut principal = Principal::for_user(user, Self::NAME);
+            if sessions::due_for_touch(&row, at) {
+                // The first request to see the slide writes it, behind the
+                // response: a cached session must not wait for a write.
+                let first = cached
+                    .as_ref()
+                    .is_none_or(|e| e.slide(row.last_seen_at, at));
+                if first {
+                    let db = db.clone();
+                    let id = row.id.clone();
+                    tokio::spawn(async move {
+                        if let Err(err) = sessions::touch(&db, &id, at).await {
+                            tracing::warn!(error = %err, "crudauth: could not record a session's last use");
+                        }
+                    });
+                }
+            }
+            let mut principal = Principal::for_shared(user, Self::NAME);
             principal.session_id = Some(row.id);
             principal.authenticated_at = Some(row.created_at);
             Ok(Some(principal))

@@ -1,0 +1,121 @@
+//! Making a revocation take effect everywhere: the local principal cache
+//! drops the user's entries before the response is sent, and on PostgreSQL
+//! a `NOTIFY` tells every other instance sharing the database to do the
+//! same. A listener per instance receives those; when it loses its
+//! connection it empties the cache (it may have missed some) and
+//! reconnects.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+
+use crate::state::{CrudAuth, Inner};
+
+/// The channel instances announce revocations on.
+pub(crate) const CHANNEL: &str = "crudauth_revoked";
+
+/// Every credential of a user may have ended (logout, password change,
+/// deactivation, ...).
+pub(crate) async fn user(auth: &CrudAuth, user_id: &str) {
+    auth.inner.cache.forget_user(user_id);
+    announce(auth, &format!("u:{user_id}")).await;
+}
+
+/// One token family ended.
+pub(crate) async fn family(auth: &CrudAuth, family_id: &str) {
+    auth.inner.cache.forget_family(family_id);
+    announce(auth, &format!("f:{family_id}")).await;
+}
+
+async fn announce(auth: &CrudAuth, payload: &str) {
+    let db = &auth.inner.db;
+    if db.get_database_backend() != DatabaseBackend::Postgres
+        || auth.inner.config.cache_ttl.is_zero()
+    {
+        return;
+    }
+    let statement = Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        format!("SELECT pg_notify('{CHANNEL}', $1)"),
+        [payload.into()],
+    );
+    // The revocation itself is committed; a lost announcement leaves other
+    // instances serving the credential for at most the cache's TTL.
+    if let Err(err) = db.execute_raw(statement).await {
+        tracing::warn!(error = %err, "crudauth: could not announce a revocation to other instances");
+    }
+}
+
+/// Applies an announcement received from any instance.
+fn apply(inner: &Inner, payload: &str) {
+    match payload.split_once(':') {
+        Some(("u", id)) => inner.cache.forget_user(id),
+        Some(("f", id)) => inner.cache.forget_family(id),
+        _ => inner.cache.clear(),
+    }
+}
+
+/// Listens for announcements while the `CrudAuth` lives (PostgreSQL with
+/// the cache on, inside a Tokio runtime).
+pub(crate) fn spawn_listener(auth: &CrudAuth) {
+    let inner = &auth.inner;
+    if inner.db.get_database_backend() != DatabaseBackend::Postgres
+        || inner.config.cache_ttl.is_zero()
+    {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = std::sync::Arc::downgrade(&auth.inner);
+    runtime.spawn(listen(weak));
+}
+
+async fn listen(weak: Weak<Inner>) {
+    use sea_orm::sqlx::postgres::PgListener;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let pool = match weak.upgrade() {
+            Some(inner) => inner.db.get_postgres_connection_pool().clone(),
+            None => return,
+        };
+        let connected = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(listener)
+        }
+        .await;
+        let mut listener = match connected {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::debug!(error = %err, "crudauth: revocation listener cannot connect yet");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(50);
+        // Revocations made while no listener was connected were missed.
+        match weak.upgrade() {
+            Some(inner) => inner.cache.clear(),
+            None => return,
+        }
+        loop {
+            // Wake now and then to notice that the `CrudAuth` is gone.
+            let received = tokio::time::timeout(Duration::from_secs(1), listener.try_recv()).await;
+            let Some(inner) = weak.upgrade() else { return };
+            let Ok(received) = received else { continue };
+            match received {
+                Ok(Some(notification)) => apply(&inner, notification.payload()),
+                // The connection dropped (`try_recv` answers `None`, or an
+                // error): whatever was announced meanwhile is lost, so the
+                // cache is emptied and the listener reconnects.
+                Ok(None) | Err(_) => {
+                    inner.cache.clear();
+                    break;
+                }
+            }
+        }
+    }
+}
