@@ -106,6 +106,14 @@ pub struct CrudAuthConfig {
     /// How often a background task deletes expired rows (default 10 min;
     /// zero turns the task off, leaving it to [`CrudAuth::purge`](crate::CrudAuth::purge)).
     pub purge_interval: Duration,
+    /// Where mail is delivered (`smtp://host:port`, `smtps://user:pass@host`);
+    /// unset, mail goes to the log unless the builder was given a sender.
+    pub smtp_url: Option<String>,
+    /// The `From` of crudauth's mail (default `crudauth <no-reply@localhost>`).
+    pub mail_from: String,
+    /// Recovery requests (verify, reset) allowed per client IP per hour;
+    /// 0 turns the throttle off.
+    pub recovery_per_hour: u32,
 }
 
 impl std::fmt::Debug for CrudAuthConfig {
@@ -146,6 +154,9 @@ impl Default for CrudAuthConfig {
             issuer: "crudauth".to_owned(),
             audience: "crudauth".to_owned(),
             me_route: true,
+            smtp_url: None,
+            mail_from: "crudauth <no-reply@localhost>".to_owned(),
+            recovery_per_hour: 20,
         }
     }
 }
@@ -310,6 +321,10 @@ impl CrudAuthConfig {
             trusted_proxy_hops: env.number("CRUDAUTH_TRUSTED_PROXY_HOPS", 0)?,
             register_per_hour: env
                 .number("CRUDAUTH_REGISTER_PER_HOUR", defaults.register_per_hour)?,
+            smtp_url: env.var("CRUDAUTH_SMTP_URL").map(|u| u.trim().to_owned()),
+            mail_from: env
+                .var("CRUDAUTH_MAIL_FROM")
+                .unwrap_or(defaults.mail_from.clone()),
             ..defaults
         })
     }

@@ -62,6 +62,7 @@ pub(crate) struct Inner {
     pub hasher: Hasher,
     pub jwt: jwt::Keys,
     pub hooks: Vec<Hook>,
+    pub mail: crate::mail::Mailer,
 }
 
 /// A function called after an account event.
