@@ -15,6 +15,7 @@ use crate::config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
 use crate::error::ConfigError;
 use crate::events::AuthEvent;
 use crate::layer::AuthLayer;
+use crate::mail::{EmailSender, Mailer, SmtpSender};
 use crate::password::Hasher;
 use crate::principal::UserId;
 use crate::state::{ChainEntry, CrudAuth, Hook, Inner, Transport};
@@ -159,7 +160,11 @@ impl CrudAuth {
         // per hour.
         let keep = policy.window.max(policy.max).max(Duration::from_secs(3600));
         let purged = purge::purge(&self.inner.db, keep.as_secs() as i64).await?;
-        Ok(purged.sessions + purged.families + purged.refresh_tokens + purged.attempts)
+        Ok(purged.sessions
+            + purged.families
+            + purged.refresh_tokens
+            + purged.attempts
+            + purged.one_time_tokens)
     }
 }
 
@@ -221,6 +226,7 @@ pub struct CrudAuthBuilder {
     config: CrudAuthConfig,
     chain: Vec<ChainEntry>,
     hooks: Vec<Hook>,
+    email_sender: Option<Arc<dyn EmailSender>>,
 }
 
 impl fmt::Debug for CrudAuthBuilder {
@@ -358,6 +364,27 @@ impl CrudAuthBuilder {
         self
     }
 
+    /// Delivers crudauth's mail (verification, password reset, email
+    /// change) with `sender`, such as an [`SmtpSender`].
+    ///
+    /// Without one, a `smtp_url` in the config (`CRUDAUTH_SMTP_URL`) makes
+    /// an [`SmtpSender`]; otherwise mail goes to the log ([`LogSender`](crate::LogSender)).
+    /// Only a configured sender (this call or `smtp_url`) makes `/register`
+    /// non-enumerable (202 for new and taken emails alike): with the log
+    /// default it keeps 201/409, as nobody would receive the notice.
+    pub fn email_sender(mut self, sender: impl EmailSender) -> Self {
+        self.email_sender = Some(Arc::new(sender));
+        self
+    }
+
+    /// Recovery requests (`/email/verify-request`,
+    /// `/password/reset-request`) allowed per client IP per hour (default
+    /// 20); `0` turns the throttle off.
+    pub fn recovery_per_hour(mut self, limit: u32) -> Self {
+        self.config.recovery_per_hour = limit;
+        self
+    }
+
     /// Validates the configuration.
     ///
     /// Without any secret key (neither [`secret_key`](Self::secret_key) nor
@@ -371,7 +398,8 @@ impl CrudAuthBuilder {
     /// secret under 32 bytes, no transport or a duplicate one, `#[authed]`
     /// handlers narrowed to a transport that is not enabled, a lockout
     /// count, window or base lock of 0, a zero lifetime or timeout, a
-    /// duration over 100 years, and a public origin that is not
+    /// duration over 100 years, a mail sender without a public origin (the
+    /// links need it), an unusable `smtp_url`, and a public origin that is not
     /// `scheme://host[:port]`.
     pub fn build(self) -> Result<CrudAuth, ConfigError> {
         let db = self.db.ok_or(ConfigError::MissingDatabase)?;
@@ -401,6 +429,18 @@ impl CrudAuthBuilder {
             return Err(ConfigError::UnknownTransports { handlers });
         }
         warn_about_relaxed_settings(&config);
+        let email_sender = match (self.email_sender, config.smtp_url.as_deref()) {
+            (Some(sender), _) => Some(sender),
+            (None, Some(url)) => Some(Arc::new(SmtpSender::new(url, &config.mail_from)?) as _),
+            (None, None) => None,
+        };
+        if email_sender.is_some() && config.public_origin.is_none() {
+            return Err(ConfigError::Invalid {
+                setting: "public_origin",
+                reason: "mail links need the app's public origin: set CRUDAUTH_PUBLIC_ORIGIN or \
+                         `.public_origin(..)` when a mail sender is configured",
+            });
+        }
         let jwt = jwt::Keys::new(&secret, &config)?;
         let cache = PrincipalCache::new(config.cache_ttl, config.cache_capacity);
         let auth = CrudAuth {
@@ -417,6 +457,7 @@ impl CrudAuthBuilder {
                 jwt,
                 hooks: self.hooks,
                 cache,
+                mail: Mailer::new(email_sender),
             }),
         };
         spawn_purge(&auth);

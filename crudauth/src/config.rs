@@ -119,6 +119,14 @@ pub struct CrudAuthConfig {
     /// table announcing its updates and deletes to the principal caches of
     /// every instance (default true).
     pub user_table_trigger: bool,
+    /// Where mail is delivered (`smtp://host:port`, `smtps://user:pass@host`);
+    /// unset, mail goes to the log unless the builder was given a sender.
+    pub smtp_url: Option<String>,
+    /// The `From` of crudauth's mail (default `crudauth <no-reply@localhost>`).
+    pub mail_from: String,
+    /// Recovery requests (verify, reset) allowed per client IP per hour;
+    /// 0 turns the throttle off.
+    pub recovery_per_hour: u32,
 }
 
 impl std::fmt::Debug for CrudAuthConfig {
@@ -162,6 +170,9 @@ impl Default for CrudAuthConfig {
             issuer: "crudauth".to_owned(),
             audience: "crudauth".to_owned(),
             me_route: true,
+            smtp_url: None,
+            mail_from: "crudauth <no-reply@localhost>".to_owned(),
+            recovery_per_hour: 20,
         }
     }
 }
@@ -327,6 +338,10 @@ impl CrudAuthConfig {
             register_per_hour: env
                 .number("CRUDAUTH_REGISTER_PER_HOUR", defaults.register_per_hour)?,
             cache_ttl: env.seconds("CRUDAUTH_CACHE_TTL_SECS", defaults.cache_ttl)?,
+            smtp_url: env.var("CRUDAUTH_SMTP_URL").map(|u| u.trim().to_owned()),
+            mail_from: env
+                .var("CRUDAUTH_MAIL_FROM")
+                .unwrap_or(defaults.mail_from.clone()),
             ..defaults
         })
     }

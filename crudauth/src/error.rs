@@ -84,6 +84,11 @@ pub enum AuthError {
     /// 400: the body is not valid JSON or form syntax.
     #[error("malformed request body: {0}")]
     BadRequest(String),
+    /// 400: a one-time link's token (email verification, password reset,
+    /// email change) is unknown, used, expired, superseded, or no longer
+    /// matches the account.
+    #[error("this link is invalid, already used or expired; request a new one")]
+    InvalidLink,
     /// 401: no usable credential on a guarded route.
     #[error("authentication required")]
     Unauthenticated,
@@ -148,7 +153,7 @@ impl AuthError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::InvalidLink => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidToken(_) => {
                 StatusCode::UNAUTHORIZED
             }
@@ -176,7 +181,7 @@ impl AuthError {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
-            Self::InvalidToken(_) => "invalid_token",
+            Self::InvalidToken(_) | Self::InvalidLink => "invalid_token",
             Self::CsrfFailed(_) => "csrf_failed",
             Self::InsufficientPrivileges => "insufficient_privileges",
             Self::NotVerified => "not_verified",

@@ -188,6 +188,60 @@ pub(crate) async fn throttle_registration(
     Ok(())
 }
 
+/// Counts one use of `key` in the current hour; the time left in the hour
+/// when `limit` (0 = off) is exceeded.
+async fn hourly(auth: &CrudAuth, key: &str, limit: u32) -> Result<Option<u64>, AuthError> {
+    const HOUR: i64 = 3600;
+    if limit == 0 {
+        return Ok(None);
+    }
+    let counter = reserve(&auth.inner.db, key, HOUR).await?;
+    if counter.count > i64::from(limit) {
+        return Ok(Some((counter.window_start + HOUR - now()).max(1) as u64));
+    }
+    Ok(None)
+}
+
+/// Mails about one address per hour (SPEC section 8: 3); more are silently
+/// not sent, so that nobody can flood a mailbox through crudauth.
+pub(crate) const MAILS_PER_ADDRESS_HOUR: u32 = 3;
+
+/// The per-IP throttle of the recovery requests: 429 when exceeded.
+pub(crate) async fn throttle_recovery(
+    auth: &CrudAuth,
+    ip: Option<IpAddr>,
+) -> Result<(), AuthError> {
+    let Some(ip) = ip else { return Ok(()) };
+    let key = format!("mail-ip:{}", ip_group(ip));
+    match hourly(auth, &key, auth.inner.config.recovery_per_hour).await? {
+        Some(left) => Err(AuthError::RateLimited(left)),
+        None => Ok(()),
+    }
+}
+
+/// Counts a mail to `address` (counted whether or not an account has it,
+/// so that the work is the same); whether it may be sent.
+pub(crate) async fn mail_allowed(auth: &CrudAuth, address: &str) -> Result<bool, AuthError> {
+    let key = format!("mail-to:{}", &digest(&canonical(address))[..32]);
+    Ok(hourly(auth, &key, MAILS_PER_ADDRESS_HOUR).await?.is_none())
+}
+
+/// Clears every lockout counter of an account (its id, email and
+/// username), after its owner proved control of it another way.
+pub(crate) async fn clear_account(auth: &CrudAuth, user: &LoadedUser) -> Result<(), AuthError> {
+    let mut keys = vec![Limit::account(auth, &user.id).key];
+    for identifier in [user.email.as_deref(), user.username.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        keys.push(Limit::identifier(auth, identifier).key);
+    }
+    for key in keys {
+        forget(&auth.inner.db, &key).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,6 +64,7 @@ pub(crate) struct Inner {
     pub jwt: jwt::Keys,
     pub hooks: Vec<Hook>,
     pub cache: PrincipalCache,
+    pub mail: crate::mail::Mailer,
 }
 
 /// A function called after an account event.

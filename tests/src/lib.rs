@@ -10,6 +10,7 @@ mod api_key;
 mod client;
 mod database;
 mod server;
+mod smtp;
 
 pub use api_key::ApiKeyTransport;
 pub use client::{
@@ -20,6 +21,7 @@ pub use database::{Backend, TestDb, postgres_enabled};
 pub use server::{
     SECRET, Server, config, start, start_app, start_beside, start_router, start_through,
 };
+pub use smtp::{Received, SmtpMode, SmtpServer};
 
 /// Runs each named async test fn (taking a [`Backend`]) on SQLite and on
 /// PostgreSQL.

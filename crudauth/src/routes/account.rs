@@ -37,7 +37,7 @@ pub(crate) fn validate_password(field: &str, password: &str) -> Result<(), AuthE
     Ok(())
 }
 
-fn validate_email(email: &str) -> Result<String, AuthError> {
+pub(super) fn validate_email(email: &str) -> Result<String, AuthError> {
     let email = email.trim();
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -99,6 +99,13 @@ pub(super) async fn register(
     };
     validate_password("password", &form.password)?;
     lockout::throttle_registration(&auth, client.ip).await?;
+    // With a mail sender, a taken email must not be told apart from a new
+    // one: the answer is 202 and the mailbox learns which it was.
+    if auth.inner.mail.configured
+        && let Some(email) = email
+    {
+        return super::recovery::register_quietly(&auth, email, username, form.password).await;
+    }
     if users
         .exists(db, email.as_deref(), username.as_deref())
         .await?

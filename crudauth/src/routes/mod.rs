@@ -3,6 +3,7 @@
 
 mod account;
 mod management;
+mod recovery;
 mod session;
 mod token;
 
@@ -34,6 +35,27 @@ where
             post(account::change_password).layer(no_store()),
         )
         .route("/logout-all", post(management::logout_all));
+    if auth.inner.users.has_email() {
+        router = router
+            .route("/password/reset-request", post(recovery::reset_request))
+            .route(
+                "/password/reset-confirm",
+                post(recovery::reset_confirm).layer(no_store()),
+            )
+            .route("/email/change-request", post(recovery::change_request))
+            .route(
+                "/email/change-confirm",
+                post(recovery::change_confirm).layer(no_store()),
+            );
+        if auth.inner.users.has_email_verified() {
+            router = router
+                .route("/email/verify-request", post(recovery::verify_request))
+                .route(
+                    "/email/verify-confirm",
+                    post(recovery::verify_confirm).layer(no_store()),
+                );
+        }
+    }
     if auth.inner.config.me_route {
         router = router.route("/me", get(account::me));
     }

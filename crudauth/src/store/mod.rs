@@ -6,6 +6,7 @@ pub(crate) mod attempts;
 pub(crate) mod entities;
 pub(crate) mod families;
 pub(crate) mod migration;
+pub(crate) mod one_time;
 pub(crate) mod purge;
 pub(crate) mod sessions;
 pub(crate) mod users;

@@ -16,6 +16,7 @@ pub(crate) struct Purged {
     pub families: u64,
     pub refresh_tokens: u64,
     pub attempts: u64,
+    pub one_time_tokens: u64,
 }
 
 /// Deletes expired sessions, ended families with their refresh tokens, and
@@ -62,7 +63,9 @@ pub(crate) async fn purge<C: ConnectionTrait>(
         .exec(db)
         .await?
         .rows_affected;
+    let one_time_tokens = super::one_time::purge(db).await?;
     Ok(Purged {
+        one_time_tokens,
         sessions,
         families,
         refresh_tokens,

@@ -99,6 +99,25 @@ pub(crate) trait UserStore: Send + Sync {
     /// The user table's name and its key column's.
     fn table_and_key(&self) -> (String, String);
     fn has_email(&self) -> bool;
+    /// Whether the model has an `email_verified` column.
+    fn has_email_verified(&self) -> bool;
+    /// Sets `email_verified` only if the email is still `email`; whether it
+    /// did.
+    fn mark_email_verified<'a>(
+        &'a self,
+        db: &'a DatabaseTransaction,
+        id: &'a UserId,
+        email: &'a str,
+    ) -> BoxFuture<'a, Result<bool, DbErr>>;
+    /// Replaces the email (and marks it verified: a redeemed link proved
+    /// it) only if it is still `current`; whether it did.
+    fn replace_email<'a>(
+        &'a self,
+        db: &'a DatabaseTransaction,
+        id: &'a UserId,
+        current: &'a str,
+        new: String,
+    ) -> BoxFuture<'a, Result<bool, CreateError>>;
 }
 
 pub(crate) struct ModelStore<U> {
@@ -424,6 +443,66 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
 
     fn has_email(&self) -> bool {
         U::auth_columns().email.is_some()
+    }
+
+    fn has_email_verified(&self) -> bool {
+        U::auth_columns().email_verified.is_some()
+    }
+
+    fn mark_email_verified<'a>(
+        &'a self,
+        db: &'a DatabaseTransaction,
+        id: &'a UserId,
+        email: &'a str,
+    ) -> BoxFuture<'a, Result<bool, DbErr>> {
+        Box::pin(async move {
+            let columns = U::auth_columns();
+            let (Some(key), Some(email_column), Some(verified)) = (
+                U::Key::from_user_id(id),
+                columns.email,
+                columns.email_verified,
+            ) else {
+                return Ok(false);
+            };
+            let result = U::Entity::update_many()
+                .col_expr(verified, Expr::value(true))
+                .filter(columns.id.eq(key))
+                .filter(lower_eq(email_column, email))
+                .exec(db)
+                .await?;
+            Ok(result.rows_affected == 1)
+        })
+    }
+
+    fn replace_email<'a>(
+        &'a self,
+        db: &'a DatabaseTransaction,
+        id: &'a UserId,
+        current: &'a str,
+        new: String,
+    ) -> BoxFuture<'a, Result<bool, CreateError>> {
+        Box::pin(async move {
+            let columns = U::auth_columns();
+            let (Some(key), Some(email_column)) = (U::Key::from_user_id(id), columns.email) else {
+                return Ok(false);
+            };
+            let mut update = U::Entity::update_many().col_expr(email_column, Expr::value(new));
+            if let Some(verified) = columns.email_verified {
+                update = update.col_expr(verified, Expr::value(true));
+            }
+            let result = update
+                .filter(columns.id.eq(key))
+                .filter(lower_eq(email_column, current))
+                .exec(db)
+                .await;
+            match result {
+                Ok(result) => Ok(result.rows_affected == 1),
+                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    Err(CreateError::Duplicate)
+                }
+                Err(err) => Err(CreateError::Db(err)),
+            }
+        })
     }
 }
 

@@ -17,7 +17,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("CRUDAUTH_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".to_owned());
     let db = connect(&url).await?;
-    let auth = auth_builder(db, CrudAuthConfig::from_env()?).build()?;
+    let mut config = CrudAuthConfig::from_env()?;
+    // Mail links need the public origin; the example's is its own address.
+    if config.smtp_url.is_some() && config.public_origin.is_none() {
+        config.public_origin = Some(format!("http://{addr}"));
+    }
+    let auth = auth_builder(db, config).build()?;
     auth.migrate().await?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
