@@ -72,6 +72,8 @@ mod cookies;
 mod client;
 mod csrf;
 mod body;
+#[cfg(feature = "oidc")]
+mod oidc;
 mod state;
 mod transport;
 mod credentials;
@@ -88,6 +90,8 @@ pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
 pub use error::{AuthError, AuthRejection, ConfigError, NarrowedHandler};
 pub use events::AuthEvent;
 pub use layer::{AuthLayer, AuthService};
+#[cfg(feature = "oidc")]
+pub use oidc::{OidcError, OidcProvider};
 pub use password::hash_password_blocking;
 pub use principal::{Principal, UserId};
 pub use state::{CrudAuth, Transport, TransportFuture};

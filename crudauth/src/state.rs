@@ -62,6 +62,9 @@ pub(crate) struct Inner {
     pub hasher: Hasher,
     pub jwt: jwt::Keys,
     pub hooks: Vec<Hook>,
+    /// The sign-in providers, by name.
+    #[cfg(feature = "oidc")]
+    pub oidc: Vec<crate::oidc::OidcProvider>,
 }
 
 /// A function called after an account event.

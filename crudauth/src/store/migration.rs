@@ -6,7 +6,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::entities::{attempt, family, refresh_token, session};
+use super::entities::{attempt, family, identity, refresh_token, session};
 
 /// Creates every crudauth table and index that does not exist yet.
 pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
@@ -29,6 +29,7 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     one(db, &schema, family::Entity).await?;
     one(db, &schema, refresh_token::Entity).await?;
     one(db, &schema, attempt::Entity).await?;
+    one(db, &schema, identity::Entity).await?;
     for (table, column) in ADDED_COLUMNS {
         add_column(db, table, column).await?;
     }
@@ -114,6 +115,7 @@ impl sea_orm_migration::MigrationTrait for Migration {
     async fn down(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         for table in [
+            "crudauth_identities",
             "crudauth_attempts",
             "crudauth_refresh_tokens",
             "crudauth_token_families",

@@ -2,5 +2,6 @@
 
 pub(crate) mod attempt;
 pub(crate) mod family;
+pub(crate) mod identity;
 pub(crate) mod refresh_token;
 pub(crate) mod session;
