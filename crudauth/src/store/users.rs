@@ -97,6 +97,7 @@ pub(crate) trait UserStore: Send + Sync {
     ) -> BoxFuture<'a, Result<bool, DbErr>>;
     fn parse_id(&self, raw: &str) -> Option<UserId>;
     fn has_email(&self) -> bool;
+    #[cfg(feature = "oidc")]
     /// Creates a user inside a transaction, its email already verified (an
     /// account made by a sign-in provider that vouched for the address).
     fn create_verified<'a>(
@@ -105,6 +106,7 @@ pub(crate) trait UserStore: Send + Sync {
         email: String,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
+    #[cfg(feature = "oidc")]
     /// Marks the user's email verified (no-op without that column).
     fn mark_email_verified<'a>(
         &'a self,
@@ -401,6 +403,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         U::auth_columns().email.is_some()
     }
 
+    #[cfg(feature = "oidc")]
     fn create_verified<'a>(
         &'a self,
         db: &'a DatabaseTransaction,
@@ -410,6 +413,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         Box::pin(insert::<U, _>(db, Some(email), None, hash, true))
     }
 
+    #[cfg(feature = "oidc")]
     fn mark_email_verified<'a>(
         &'a self,
         db: &'a DatabaseTransaction,
