@@ -9,6 +9,7 @@
 mod api_key;
 mod client;
 mod database;
+mod oidc_provider;
 mod server;
 
 pub use api_key::ApiKeyTransport;
@@ -17,7 +18,10 @@ pub use client::{
     weak_hash,
 };
 pub use database::{Backend, TestDb, postgres_enabled};
-pub use server::{SECRET, Server, config, start, start_app, start_router, start_through};
+pub use oidc_provider::{CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, TestProvider, free_port};
+pub use server::{
+    SECRET, Server, config, start, start_app, start_router, start_router_on, start_through,
+};
 
 /// Runs each named async test fn (taking a [`Backend`]) on SQLite and on
 /// PostgreSQL.
