@@ -107,6 +107,13 @@ impl CrudAuth {
         Ok(ended)
     }
 
+    /// The names of the sign-in providers, in the order they were added:
+    /// each has its `/oauth/{name}/authorize` (for a "Sign in with" link).
+    #[cfg(feature = "oidc")]
+    pub fn oidc_providers(&self) -> Vec<&str> {
+        self.inner.oidc.iter().map(|p| p.name()).collect()
+    }
+
     /// Deletes the rows no request can use any more: expired sessions, ended
     /// token families and their refresh tokens, idle attempt counters. A
     /// background task does it every
