@@ -144,6 +144,13 @@ impl CrudAuth {
         revocation::user(self, &id.into().to_string()).await;
     }
 
+    /// The names of the sign-in providers, in the order they were added:
+    /// each has its `/oauth/{name}/authorize` (for a "Sign in with" link).
+    #[cfg(feature = "oidc")]
+    pub fn oidc_providers(&self) -> Vec<&str> {
+        self.inner.oidc.iter().map(|p| p.name()).collect()
+    }
+
     /// Deletes the rows no request can use any more: expired sessions, ended
     /// token families and their refresh tokens, idle attempt counters. A
     /// background task does it every
@@ -217,6 +224,46 @@ fn warn_about_relaxed_settings(config: &CrudAuthConfig) {
     }
 }
 
+/// Sign-in providers need a session to end in, a public origin for their
+/// redirect URI, an email column to link by, and names of their own.
+#[cfg(feature = "oidc")]
+fn check_oidc(
+    providers: &[crate::oidc::OidcProvider],
+    chain: &[ChainEntry],
+    config: &CrudAuthConfig,
+    has_email: bool,
+) -> Result<(), ConfigError> {
+    if providers.is_empty() {
+        return Ok(());
+    }
+    let invalid = |reason| ConfigError::Invalid {
+        setting: "oidc_provider",
+        reason,
+    };
+    let session = TypeId::of::<crate::transport::session::SessionTransport>();
+    if !chain.iter().any(|e| e.id == session) {
+        return Err(invalid(
+            "sign-in providers need the session transport: add `.transport(SessionTransport::new())`",
+        ));
+    }
+    if config.public_origin.is_none() {
+        return Err(invalid(
+            "sign-in providers need `.public_origin(..)` (CRUDAUTH_PUBLIC_ORIGIN): their redirect URI is built from it",
+        ));
+    }
+    if !has_email {
+        return Err(invalid(
+            "sign-in providers link accounts by email: the user model needs an email field",
+        ));
+    }
+    for (i, provider) in providers.iter().enumerate() {
+        if providers[..i].iter().any(|p| p.name() == provider.name()) {
+            return Err(invalid("two sign-in providers have the same name"));
+        }
+    }
+    Ok(())
+}
+
 /// Builds a [`CrudAuth`]; every setting has a secure default, and
 /// [`build`](Self::build) refuses an unsafe or incomplete configuration.
 #[derive(Default)]
@@ -227,6 +274,8 @@ pub struct CrudAuthBuilder {
     chain: Vec<ChainEntry>,
     hooks: Vec<Hook>,
     email_sender: Option<Arc<dyn EmailSender>>,
+    #[cfg(feature = "oidc")]
+    oidc: Vec<crate::oidc::OidcProvider>,
 }
 
 impl fmt::Debug for CrudAuthBuilder {
@@ -385,6 +434,31 @@ impl CrudAuthBuilder {
         self
     }
 
+    /// Offers sign-in with an OpenID provider, GitHub or Google at
+    /// `/oauth/{name}/authorize` (SPEC section 9). Needs the session
+    /// transport (the sign-in ends in a session) and a
+    /// [`public_origin`](Self::public_origin) (the redirect URI registered
+    /// with the provider is `<public origin>/oauth/{name}/callback`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(builder: crudauth::CrudAuthBuilder) -> Result<(), Box<dyn std::error::Error>> {
+    /// use crudauth::OidcProvider;
+    ///
+    /// let provider = OidcProvider::discover("acme", "https://id.acme.example", "app", Some("secret")).await?;
+    /// let auth = builder
+    ///     .public_origin("https://app.example.com")
+    ///     .oidc_provider(provider)
+    ///     .build()?;
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    #[cfg(feature = "oidc")]
+    pub fn oidc_provider(mut self, provider: crate::oidc::OidcProvider) -> Self {
+        self.oidc.push(provider);
+        self
+    }
+
     /// Validates the configuration.
     ///
     /// Without any secret key (neither [`secret_key`](Self::secret_key) nor
@@ -428,6 +502,8 @@ impl CrudAuthBuilder {
         if !handlers.is_empty() {
             return Err(ConfigError::UnknownTransports { handlers });
         }
+        #[cfg(feature = "oidc")]
+        check_oidc(&self.oidc, &self.chain, &config, users.has_email())?;
         warn_about_relaxed_settings(&config);
         let email_sender = match (self.email_sender, config.smtp_url.as_deref()) {
             (Some(sender), _) => Some(sender),
@@ -458,6 +534,8 @@ impl CrudAuthBuilder {
                 hooks: self.hooks,
                 cache,
                 mail: Mailer::new(email_sender),
+                #[cfg(feature = "oidc")]
+                oidc: self.oidc,
             }),
         };
         spawn_purge(&auth);

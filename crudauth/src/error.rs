@@ -147,6 +147,33 @@ pub enum AuthError {
     /// 503: the database cannot be reached.
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// 400: a sign-in callback without this browser's state cookie, or with
+    /// another state.
+    #[error("this sign-in was not started in this browser, or has expired; start again")]
+    InvalidState,
+    /// 400: the provider refused, could not be reached, or gave a token
+    /// that does not verify.
+    #[error("signing in with the provider failed")]
+    OAuthFailed,
+    /// 400: the provider gave no email address.
+    #[error("the provider gave no email address")]
+    EmailMissing,
+    /// 400: the provider does not say the email address is verified.
+    #[error("the provider has not verified this email address")]
+    EmailUnverified,
+    /// 400: the account with this email is linked to another identity of
+    /// the same provider.
+    #[error("this account is already linked to another identity of this provider")]
+    ProviderAlreadyLinked,
+    /// 400: the account a sign-in would open is inactive.
+    #[error("this account is inactive")]
+    AccountInactive,
+    /// 409: unlinking would leave the account no way to sign in.
+    #[error("this is the account's last way to sign in; set a password first")]
+    LastSignInMethod,
+    /// 409: `/set-password` on an account that has a password.
+    #[error("this account has a password; use /change-password")]
+    PasswordExists,
 }
 
 impl AuthError {
@@ -172,6 +199,13 @@ impl AuthError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Locked(_) | Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InvalidState
+            | Self::OAuthFailed
+            | Self::EmailMissing
+            | Self::EmailUnverified
+            | Self::ProviderAlreadyLinked
+            | Self::AccountInactive => StatusCode::BAD_REQUEST,
+            Self::LastSignInMethod | Self::PasswordExists => StatusCode::CONFLICT,
         }
     }
 
@@ -198,6 +232,14 @@ impl AuthError {
             Self::Locked(_) => "locked",
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable => "unavailable",
+            Self::InvalidState => "invalid_state",
+            Self::OAuthFailed => "oauth_failed",
+            Self::EmailMissing => "email_missing",
+            Self::EmailUnverified => "email_unverified",
+            Self::ProviderAlreadyLinked => "provider_already_linked",
+            Self::AccountInactive => "account_inactive",
+            Self::LastSignInMethod => "last_sign_in_method",
+            Self::PasswordExists => "password_exists",
         }
     }
 }

@@ -74,6 +74,8 @@ mod cookies;
 mod client;
 mod csrf;
 mod body;
+#[cfg(feature = "oidc")]
+mod oidc;
 mod state;
 mod revocation;
 mod transport;
@@ -92,6 +94,8 @@ pub use error::{AuthError, AuthRejection, ConfigError, NarrowedHandler};
 pub use events::AuthEvent;
 pub use layer::{AuthLayer, AuthService};
 pub use mail::{Email, EmailKind, EmailSender, LogSender, MailError, SendFuture, SmtpSender};
+#[cfg(feature = "oidc")]
+pub use oidc::{OidcError, OidcProvider};
 pub use password::hash_password_blocking;
 pub use principal::{Principal, UserId};
 pub use state::{CrudAuth, Transport, TransportFuture};

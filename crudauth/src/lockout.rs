@@ -174,13 +174,30 @@ pub(crate) async fn throttle_registration(
     auth: &CrudAuth,
     ip: Option<IpAddr>,
 ) -> Result<(), AuthError> {
-    const HOUR: i64 = 3600;
     let limit = i64::from(auth.inner.config.register_per_hour);
     let Some(ip) = ip.filter(|_| limit > 0) else {
         return Ok(());
     };
-    let key = format!("reg:{}", ip_group(ip));
-    let counter = reserve(&auth.inner.db, &key, HOUR).await?;
+    throttle_hourly(auth, &format!("reg:{}", ip_group(ip)), limit).await
+}
+
+/// Sign-ins started with a provider per client IP per hour: each one makes
+/// the provider (and us, at the callback) do work.
+#[cfg(feature = "oidc")]
+pub(crate) const OAUTH_PER_HOUR: i64 = 30;
+
+/// Refuses the client's 31st sign-in with a provider within an hour.
+#[cfg(feature = "oidc")]
+pub(crate) async fn throttle_oauth(auth: &CrudAuth, ip: Option<IpAddr>) -> Result<(), AuthError> {
+    let Some(ip) = ip else {
+        return Ok(());
+    };
+    throttle_hourly(auth, &format!("oauth:{}", ip_group(ip)), OAUTH_PER_HOUR).await
+}
+
+async fn throttle_hourly(auth: &CrudAuth, key: &str, limit: i64) -> Result<(), AuthError> {
+    const HOUR: i64 = 3600;
+    let counter = reserve(&auth.inner.db, key, HOUR).await?;
     if counter.count > limit {
         let left = (counter.window_start + HOUR - now()).max(1);
         return Err(AuthError::RateLimited(left as u64));

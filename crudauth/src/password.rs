@@ -210,6 +210,27 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password_blocking("crudauth-dummy-password-for-timing"))
 }
 
+#[cfg(feature = "oidc")]
+/// What marks a stored password that no password matches (Django's
+/// convention): an account made or claimed through a sign-in provider.
+const UNUSABLE: &str = "!unusable:";
+
+#[cfg(feature = "oidc")]
+/// A stored password nobody can sign in with. It is random, so that each
+/// one starts a new password epoch (ending the sessions from before), and
+/// it cannot be parsed, so a verify against it fails at the same cost as a
+/// wrong password.
+pub(crate) fn unusable_password() -> String {
+    format!("{UNUSABLE}{}", crate::tokens::random_token())
+}
+
+#[cfg(feature = "oidc")]
+/// Whether a stored password can be signed in with (`/set-password` is for
+/// accounts where it cannot).
+pub(crate) fn is_usable(stored: &str) -> bool {
+    !stored.starts_with(UNUSABLE)
+}
+
 /// Hashes a password with the current policy, for seeding users outside the
 /// HTTP routes (fixtures, admin tools). Blocks: call it from a blocking thread.
 ///

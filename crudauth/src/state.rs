@@ -65,6 +65,9 @@ pub(crate) struct Inner {
     pub hooks: Vec<Hook>,
     pub cache: PrincipalCache,
     pub mail: crate::mail::Mailer,
+    /// The sign-in providers, by name.
+    #[cfg(feature = "oidc")]
+    pub oidc: Vec<crate::oidc::OidcProvider>,
 }
 
 /// A function called after an account event.

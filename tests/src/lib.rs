@@ -9,6 +9,7 @@
 mod api_key;
 mod client;
 mod database;
+mod oidc_provider;
 mod server;
 mod smtp;
 
@@ -18,8 +19,10 @@ pub use client::{
     weak_hash,
 };
 pub use database::{Backend, TestDb, postgres_enabled};
+pub use oidc_provider::{CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, TestProvider, free_port};
 pub use server::{
-    SECRET, Server, config, start, start_app, start_beside, start_router, start_through,
+    SECRET, Server, config, start, start_app, start_beside, start_router, start_router_on,
+    start_through,
 };
 pub use smtp::{Received, SmtpMode, SmtpServer};
 

@@ -138,7 +138,30 @@ pub async fn start_beside(
     .await
 }
 
+/// [`start_router`] on a loopback port chosen beforehand, for a
+/// configuration that must know its own address (an OAuth redirect URI).
+pub async fn start_router_on(
+    port: u16,
+    backend: Backend,
+    make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
+    router: impl FnOnce(&CrudAuth) -> axum::Router,
+) -> Server {
+    let test_db = TestDb::create(backend).await;
+    let url = test_db.url.clone();
+    serve_router_on(port, Some(test_db), &url, make, router).await
+}
+
 async fn serve_router(
+    test_db: Option<TestDb>,
+    url: &str,
+    make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
+    router: impl FnOnce(&CrudAuth) -> axum::Router,
+) -> Server {
+    serve_router_on(0, test_db, url, make, router).await
+}
+
+async fn serve_router_on(
+    port: u16,
     test_db: Option<TestDb>,
     url: &str,
     make: impl FnOnce(DatabaseConnection) -> CrudAuthBuilder,
@@ -150,7 +173,7 @@ async fn serve_router(
     let auth = make(db.clone()).build().expect("valid test configuration");
     auth.migrate().await.expect("migrate");
     let app = router(&auth);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");

@@ -4,6 +4,8 @@
 mod account;
 mod management;
 mod recovery;
+#[cfg(feature = "oidc")]
+mod oauth;
 mod session;
 mod token;
 
@@ -71,6 +73,21 @@ where
             .route("/token", post(token::token).layer(no_store()))
             .route("/refresh", post(token::refresh).layer(no_store()))
             .route("/revoke", post(token::revoke));
+    }
+    #[cfg(feature = "oidc")]
+    if !auth.inner.oidc.is_empty() {
+        router = router
+            .route(
+                "/oauth/{provider}/authorize",
+                get(oauth::authorize).layer(no_store()),
+            )
+            .route(
+                "/oauth/{provider}/callback",
+                get(oauth::callback).layer(no_store()),
+            )
+            .route("/oauth/identities", get(oauth::list))
+            .route("/oauth/identities/{provider}", delete(oauth::unlink))
+            .route("/set-password", post(oauth::set_password).layer(no_store()));
     }
     if transport::challenges_bearer(auth) {
         // The handlers answer plain `AuthError`s; the challenge depends on

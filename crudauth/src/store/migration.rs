@@ -6,7 +6,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::entities::{attempt, family, one_time_token, refresh_token, session};
+use super::entities::{attempt, family, identity, one_time_token, refresh_token, session};
 
 /// Creates every crudauth table and index that does not exist yet.
 pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
@@ -30,6 +30,7 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     one(db, &schema, refresh_token::Entity).await?;
     one(db, &schema, attempt::Entity).await?;
     one(db, &schema, one_time_token::Entity).await?;
+    one(db, &schema, identity::Entity).await?;
     for (table, column) in ADDED_COLUMNS {
         add_column(db, table, column).await?;
     }
@@ -168,6 +169,7 @@ impl sea_orm_migration::MigrationTrait for Migration {
         let db = manager.get_connection();
         for table in [
             "crudauth_one_time_tokens",
+            "crudauth_identities",
             "crudauth_attempts",
             "crudauth_refresh_tokens",
             "crudauth_token_families",

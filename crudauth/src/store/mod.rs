@@ -5,6 +5,8 @@
 pub(crate) mod attempts;
 pub(crate) mod entities;
 pub(crate) mod families;
+#[cfg(feature = "oidc")]
+pub(crate) mod identities;
 pub(crate) mod migration;
 pub(crate) mod one_time;
 pub(crate) mod purge;

@@ -99,6 +99,22 @@ pub(crate) trait UserStore: Send + Sync {
     /// The user table's name and its key column's.
     fn table_and_key(&self) -> (String, String);
     fn has_email(&self) -> bool;
+    #[cfg(feature = "oidc")]
+    /// Creates a user inside a transaction, its email already verified (an
+    /// account made by a sign-in provider that vouched for the address).
+    fn create_verified<'a>(
+        &'a self,
+        db: &'a DatabaseTransaction,
+        email: String,
+        hash: String,
+    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
+    #[cfg(feature = "oidc")]
+    /// Marks the user's email verified (no-op without that column).
+    fn set_email_verified<'a>(
+        &'a self,
+        db: &'a DatabaseTransaction,
+        id: &'a UserId,
+    ) -> BoxFuture<'a, Result<(), DbErr>>;
     /// Whether the model has an `email_verified` column.
     fn has_email_verified(&self) -> bool;
     /// Sets `email_verified` only if the email is still `email`; whether it
@@ -375,37 +391,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         username: Option<String>,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
-        Box::pin(async move {
-            let columns = U::auth_columns();
-            let mut active =
-                <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
-            if let Some(key) = U::Key::generate() {
-                active.set(columns.id, key.into());
-            }
-            if let (Some(column), Some(email)) = (columns.email, email) {
-                active.set(column, email.into());
-            }
-            if let (Some(column), Some(username)) = (columns.username, username) {
-                active.set(column, username.into());
-            }
-            active.set(columns.password_hash, hash.into());
-            for (column, value) in [
-                (columns.is_active, true),
-                (columns.is_superuser, false),
-                (columns.email_verified, false),
-            ] {
-                if let Some(column) = column {
-                    active.set(column, value.into());
-                }
-            }
-            match active.insert(db).await {
-                Ok(model) => Ok(load::<U>(model)),
-                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                    Err(CreateError::Duplicate)
-                }
-                Err(err) => Err(CreateError::Db(err)),
-            }
-        })
+        Box::pin(insert::<U, _>(db, email, username, hash, false))
     }
 
     fn replace_password_hash<'a>(
@@ -447,6 +433,37 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
 
     fn has_email_verified(&self) -> bool {
         U::auth_columns().email_verified.is_some()
+    }
+
+    #[cfg(feature = "oidc")]
+    fn create_verified<'a>(
+        &'a self,
+        db: &'a DatabaseTransaction,
+        email: String,
+        hash: String,
+    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
+        Box::pin(insert::<U, _>(db, Some(email), None, hash, true))
+    }
+
+    #[cfg(feature = "oidc")]
+    fn set_email_verified<'a>(
+        &'a self,
+        db: &'a DatabaseTransaction,
+        id: &'a UserId,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(async move {
+            let columns = U::auth_columns();
+            let (Some(key), Some(column)) = (U::Key::from_user_id(id), columns.email_verified)
+            else {
+                return Ok(());
+            };
+            U::Entity::update_many()
+                .col_expr(column, Expr::value(true))
+                .filter(columns.id.eq(key))
+                .exec(db)
+                .await?;
+            Ok(())
+        })
     }
 
     fn mark_email_verified<'a>(
@@ -503,6 +520,45 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
                 Err(err) => Err(CreateError::Db(err)),
             }
         })
+    }
+}
+
+/// Inserts a user: a fresh key when the key type makes its own, active, not
+/// a superuser, the email verified as `verified` says.
+async fn insert<U: AuthUser, C: ConnectionTrait>(
+    db: &C,
+    email: Option<String>,
+    username: Option<String>,
+    hash: String,
+    verified: bool,
+) -> Result<LoadedUser, CreateError> {
+    let columns = U::auth_columns();
+    let mut active = <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
+    if let Some(key) = U::Key::generate() {
+        active.set(columns.id, key.into());
+    }
+    if let (Some(column), Some(email)) = (columns.email, email) {
+        active.set(column, email.into());
+    }
+    if let (Some(column), Some(username)) = (columns.username, username) {
+        active.set(column, username.into());
+    }
+    active.set(columns.password_hash, hash.into());
+    for (column, value) in [
+        (columns.is_active, true),
+        (columns.is_superuser, false),
+        (columns.email_verified, verified),
+    ] {
+        if let Some(column) = column {
+            active.set(column, value.into());
+        }
+    }
+    match active.insert(db).await {
+        Ok(model) => Ok(load::<U>(model)),
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(CreateError::Duplicate)
+        }
+        Err(err) => Err(CreateError::Db(err)),
     }
 }
 

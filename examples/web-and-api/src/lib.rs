@@ -160,8 +160,18 @@ async fn create_note(user: Principal, Json(note): Json<NewNote>) -> impl IntoRes
     )
 }
 
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
+/// The page, with a "Sign in with <name>" link per sign-in provider.
+async fn index(State(auth): State<CrudAuth>) -> Html<String> {
+    let buttons: String = auth
+        .oidc_providers()
+        .into_iter()
+        .map(|name| {
+            format!(
+                "<p><a class=\"button\" id=\"oidc-{name}\" href=\"/oauth/{name}/authorize?redirect_to=/\">Sign in with {name}</a></p>"
+            )
+        })
+        .collect();
+    Html(include_str!("index.html").replace("<!--crudauth:oidc-->", &buttons))
 }
 
 /// The whole application.

@@ -1,8 +1,9 @@
 //! `cargo run -p example-web-and-api`: the web-and-API recipe on
 //! `CRUDAUTH_ADDR` (default 127.0.0.1:3000) with `DATABASE_URL` (default an
-//! in-memory SQLite database).
+//! in-memory SQLite database); sign-in with an OpenID provider when
+//! `CRUDAUTH_OIDC_ISSUER` is set (`_CLIENT_ID`, `_CLIENT_SECRET`, `_NAME`).
 
-use crudauth::CrudAuthConfig;
+use crudauth::{CrudAuthConfig, OidcProvider};
 use example_web_and_api::{app, auth_builder, connect, serve};
 
 #[tokio::main]
@@ -22,7 +23,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if config.smtp_url.is_some() && config.public_origin.is_none() {
         config.public_origin = Some(format!("http://{addr}"));
     }
-    let auth = auth_builder(db, config).build()?;
+    let public_origin = config.public_origin.clone();
+    let mut builder = auth_builder(db, config);
+    if let Ok(issuer) = std::env::var("CRUDAUTH_OIDC_ISSUER") {
+        // The provider's redirect URI is built from the public origin; a
+        // local run serves at its own address.
+        if public_origin.is_none() {
+            builder = builder.public_origin(format!("http://{addr}"));
+        }
+        let name = std::env::var("CRUDAUTH_OIDC_NAME").unwrap_or_else(|_| "oidc".to_owned());
+        let client_id = std::env::var("CRUDAUTH_OIDC_CLIENT_ID")
+            .map_err(|_| "CRUDAUTH_OIDC_ISSUER is set: set CRUDAUTH_OIDC_CLIENT_ID too")?;
+        let secret = std::env::var("CRUDAUTH_OIDC_CLIENT_SECRET").ok();
+        let provider =
+            OidcProvider::discover(&name, &issuer, &client_id, secret.as_deref()).await?;
+        builder = builder.oidc_provider(provider);
+    }
+    let auth = builder.build()?;
     auth.migrate().await?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);

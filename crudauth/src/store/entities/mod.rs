@@ -2,6 +2,7 @@
 
 pub(crate) mod attempt;
 pub(crate) mod family;
+pub(crate) mod identity;
 pub(crate) mod refresh_token;
 pub(crate) mod session;
 pub(crate) mod one_time_token;

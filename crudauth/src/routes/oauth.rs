@@ -1,0 +1,488 @@
+//! Sign in with a provider: `/oauth/{provider}/authorize` and `/callback`,
+//! `/oauth/identities`, `DELETE /oauth/identities/{provider}`, and
+//! `/set-password` for the accounts a provider made.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{ACCEPT, LOCATION};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Empty, emit, ok_empty, with_cookies};
+use crate::error::AuthError;
+use crate::events::AuthEvent;
+use crate::extract::{AnyTransport, Client, Current, Submitted};
+use crate::oidc::{Flow, Identity, OidcProvider, safe_redirect};
+use crate::principal::LoadedUser;
+use crate::state::CrudAuth;
+use crate::store::sessions::{self, NewSession};
+use crate::store::users::CreateError;
+use crate::store::{self, families, identities};
+use crate::tokens::{now, password_epoch};
+use crate::transport::session::SessionTransport;
+use crate::{cookies, csrf, lockout, password, revocation, tokens};
+
+/// The flow cookie's name without prefix.
+const FLOW_COOKIE: &str = "oauth_state";
+
+fn provider(auth: &CrudAuth, name: &str) -> Result<OidcProvider, AuthError> {
+    auth.inner
+        .oidc
+        .iter()
+        .find(|p| p.name() == name)
+        .cloned()
+        .ok_or(AuthError::NotFound)
+}
+
+fn redirect_uri(auth: &CrudAuth, provider: &str) -> String {
+    let origin = auth
+        .inner
+        .config
+        .public_origin
+        .as_deref()
+        .unwrap_or_default();
+    format!("{}/oauth/{provider}/callback", origin.trim_end_matches('/'))
+}
+
+fn flow_cookie_name(auth: &CrudAuth) -> String {
+    if auth.inner.config.cookies.secure {
+        format!("__Host-{FLOW_COOKIE}")
+    } else {
+        FLOW_COOKIE.to_owned()
+    }
+}
+
+/// The flow cookie: `HttpOnly`, `SameSite=Lax` (the provider's redirect
+/// back is a top-level navigation, which Lax lets through), 10 minutes.
+fn flow_cookie(auth: &CrudAuth, value: String, max_age: i64) -> String {
+    Cookie::build((flow_cookie_name(auth), value))
+        .path("/")
+        .secure(auth.inner.config.cookies.secure)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build()
+        .to_string()
+}
+
+fn found(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct AuthorizeQuery {
+    redirect_to: Option<String>,
+}
+
+pub(super) async fn authorize(
+    State(auth): State<CrudAuth>,
+    Path(name): Path<String>,
+    client: Client,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AuthError> {
+    let provider = provider(&auth, &name)?;
+    lockout::throttle_oauth(&auth, client.ip).await?;
+    let query: AuthorizeQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+        .unwrap_or(AuthorizeQuery { redirect_to: None });
+    let (url, mut flow) = provider.authorize(&redirect_uri(&auth, &name));
+    flow.redirect_to = safe_redirect(query.redirect_to.as_deref());
+    flow.expires_at = now() + crate::oidc::FLOW_SECS;
+    let cookie = flow_cookie(&auth, flow.seal(&auth.inner.secret), crate::oidc::FLOW_SECS);
+    let mut response = found(&url);
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize, Default)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Every failure of the callback: a redirect to `/?error=<code>` for a
+/// browser, the JSON error (400) for a client asking for JSON. The flow
+/// cookie is cleared either way: a flow is good for one callback.
+fn callback_failed(auth: &CrudAuth, headers: &HeaderMap, error: AuthError) -> Response {
+    let wants_json = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/json"));
+    let mut response = if wants_json {
+        error.into_response()
+    } else {
+        found(&format!("/?error={}", error.code()))
+    };
+    if let Ok(value) = HeaderValue::from_str(&flow_cookie(auth, String::new(), 0)) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+    response
+}
+
+pub(super) async fn callback(
+    State(auth): State<CrudAuth>,
+    Path(name): Path<String>,
+    client: Client,
+    parts: Parts,
+) -> Response {
+    let Ok(provider) = provider(&auth, &name) else {
+        return AuthError::NotFound.into_response();
+    };
+    match sign_in(&auth, &provider, &client, &parts).await {
+        Ok(response) => response,
+        Err(error) => callback_failed(&auth, &parts.headers, error),
+    }
+}
+
+async fn sign_in(
+    auth: &CrudAuth,
+    provider: &OidcProvider,
+    client: &Client,
+    parts: &Parts,
+) -> Result<Response, AuthError> {
+    let query: CallbackQuery =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap_or_default();
+    // The state must be the one this browser's flow cookie holds: else an
+    // attacker could make a victim's browser complete the attacker's
+    // sign-in (login CSRF) or replay a leaked callback URL.
+    let flow = cookies::find(&parts.headers, &flow_cookie_name(auth))
+        .and_then(|value| Flow::open(&auth.inner.secret, &value, now()))
+        .filter(|flow| flow.provider == provider.name())
+        .filter(|flow| flow.state_matches(query.state.as_deref().unwrap_or_default()))
+        .ok_or(AuthError::InvalidState)?;
+    if let Some(error) = query.error {
+        tracing::info!(provider = provider.name(), error = %error.chars().take(64).collect::<String>(), "crudauth: the provider refused the sign-in");
+        return Err(AuthError::OAuthFailed);
+    }
+    let code = query.code.ok_or(AuthError::OAuthFailed)?;
+    let identity = provider
+        .sign_in(&code, &flow, &redirect_uri(auth, provider.name()))
+        .await
+        .map_err(|failed| {
+            tracing::warn!(provider = provider.name(), reason = %failed.0, "crudauth: sign-in with the provider failed");
+            AuthError::OAuthFailed
+        })?;
+    let user = link_or_create(auth, provider.name(), identity, client, parts).await?;
+    let (user, token) = user;
+    let csrf_token = csrf::token_for(&auth.inner.secret, &token);
+    emit(
+        auth,
+        AuthEvent::LoggedIn {
+            user_id: user.id.clone(),
+            transport: SessionTransport::NAME,
+        },
+    );
+    let mut response = found(&flow.redirect_to);
+    if let Ok(value) = HeaderValue::from_str(&flow_cookie(auth, String::new(), 0)) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+    Ok(with_cookies(
+        response,
+        auth.inner.config.cookies.issue(&token, &csrf_token, None),
+    ))
+}
+
+/// SPEC section 9's rules, then a new session, all in one transaction: a
+/// known identity opens its account; else a verified email is required,
+/// and links the account with that email (claiming it if its own email was
+/// never verified) or makes a new one. Returns the user and the session's
+/// secret token.
+async fn link_or_create(
+    auth: &CrudAuth,
+    provider: &str,
+    identity: Identity,
+    client: &Client,
+    parts: &Parts,
+) -> Result<(LoadedUser, String), AuthError> {
+    let db = &auth.inner.db;
+    let users = &auth.inner.users;
+    // Reads first, writes in one transaction after: on SQLite a read on
+    // another connection would wait for the write lock this request holds.
+    let known = identities::find(db, provider, &identity.subject).await?;
+    let mut stale = None;
+    if let Some(row) = known {
+        let user = match users.parse_id(&row.user_id) {
+            Some(id) => users.by_id(db, &id).await?,
+            None => None,
+        };
+        match user {
+            Some(user) if !user.is_active => return Err(AuthError::AccountInactive),
+            Some(user) => return open_session(auth, Account::Known(user), client, parts).await,
+            // The account was deleted: the identity is free again.
+            None => stale = Some(row.id),
+        }
+    }
+    let email = identity
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && e.len() <= crate::credentials::MAX_EMAIL && !e.contains('\0'))
+        .ok_or(AuthError::EmailMissing)?
+        .to_lowercase();
+    if !identity.email_verified {
+        return Err(AuthError::EmailUnverified);
+    }
+    let existing = users.by_login(db, &email).await?.filter(|u| {
+        u.email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+    });
+    let link = Link {
+        provider,
+        subject: &identity.subject,
+        email: &email,
+        stale,
+    };
+    match existing {
+        Some(user) if !user.is_active => Err(AuthError::AccountInactive),
+        Some(user) => {
+            if identities::has_provider(db, &user.id.to_string(), provider).await? {
+                return Err(AuthError::ProviderAlreadyLinked);
+            }
+            open_session(auth, Account::Link(user, link), client, parts).await
+        }
+        None => open_session(auth, Account::Create(link), client, parts).await,
+    }
+}
+
+/// Whose session to open.
+enum Account<'a> {
+    /// The account the identity is linked to.
+    Known(LoadedUser),
+    /// The account with the provider's verified email, to link.
+    Link(LoadedUser, Link<'a>),
+    /// A new account for the identity.
+    Create(Link<'a>),
+}
+
+/// An identity to link as part of opening the session.
+struct Link<'a> {
+    provider: &'a str,
+    subject: &'a str,
+    email: &'a str,
+    stale: Option<String>,
+}
+
+async fn open_session(
+    auth: &CrudAuth,
+    account: Account<'_>,
+    client: &Client,
+    parts: &Parts,
+) -> Result<(LoadedUser, String), AuthError> {
+    let config = &auth.inner.config;
+    let users = &auth.inner.users;
+    let txn = store::begin_write(&auth.inner.db).await?;
+    let (user, link) = match account {
+        Account::Known(user) => (Some(user), None),
+        Account::Link(user, link) => (Some(user), Some(link)),
+        Account::Create(link) => (None, Some(link)),
+    };
+    let mut user = match user {
+        Some(user) => user,
+        None => {
+            let email = link
+                .as_ref()
+                .map(|l| l.email.to_owned())
+                .unwrap_or_default();
+            match users
+                .create_verified(&txn, email, password::unusable_password())
+                .await
+            {
+                Ok(user) => user,
+                // A registration with this email won the race.
+                Err(CreateError::Duplicate) => return Err(AuthError::OAuthFailed),
+                Err(CreateError::Db(err)) => return Err(err.into()),
+            }
+        }
+    };
+    if let Some(link) = link {
+        if let Some(stale) = &link.stale {
+            identities::forget(&txn, stale).await?;
+        }
+        if !user.email_verified {
+            // Claim: whoever registered this email never proved they own
+            // it, and the provider says our user does. The password they
+            // set (perhaps an attacker pre-registering the address) stops
+            // working, and every session and token family ends.
+            let unusable = password::unusable_password();
+            if !users
+                .replace_password_hash(&txn, &user.id, &user.password_hash, unusable.clone())
+                .await?
+            {
+                txn.rollback().await?;
+                return Err(AuthError::OAuthFailed);
+            }
+            users.set_email_verified(&txn, &user.id).await?;
+            let owner = user.id.to_string();
+            sessions::revoke_all(&txn, &owner, None).await?;
+            families::revoke_user(&txn, &owner).await?;
+            user.password_hash = unusable;
+            user.email_verified = true;
+        }
+        if !identities::link(
+            &txn,
+            link.provider,
+            link.subject,
+            &user.id.to_string(),
+            Some(link.email.to_owned()),
+        )
+        .await?
+        {
+            // A concurrent callback linked this identity first.
+            txn.rollback().await?;
+            return Err(AuthError::OAuthFailed);
+        }
+    }
+    // As at /login: a session id the browser brought is never adopted.
+    if let Some(old) = cookies::find(&parts.headers, &config.cookies.session_name())
+        && tokens::well_formed(&old)
+        && let Some(row) = sessions::find_live(&txn, &old).await?
+    {
+        sessions::revoke(&txn, &row.user_id, &row.id).await?;
+    }
+    let (_, token) = sessions::create(
+        &txn,
+        NewSession {
+            user_id: user.id.to_string(),
+            idle_secs: config.session_idle.as_secs() as i64,
+            lifetime_secs: config.session_absolute.as_secs() as i64,
+            ip: client.ip.map(|ip| ip.to_string()),
+            user_agent: client.user_agent.clone(),
+            password_epoch: password_epoch(&user.password_hash),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    // A claim ended the account's sessions and families, and a session
+    // the browser brought is gone: cached copies go too.
+    revocation::user(auth, &user.id.to_string()).await;
+    Ok((user, token))
+}
+
+pub(super) async fn list(
+    State(auth): State<CrudAuth>,
+    Current(principal, ..): Current<AnyTransport>,
+) -> Result<Response, AuthError> {
+    let rows = identities::of_user(&auth.inner.db, &principal.user_id.to_string()).await?;
+    let listed: Vec<_> = rows
+        .into_iter()
+        .map(|row| {
+            json!({
+                "provider": row.provider,
+                "subject": row.subject,
+                "email": row.email,
+                "created_at": chrono::DateTime::from_timestamp(row.created_at, 0)
+                    .unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            })
+        })
+        .collect();
+    Ok(Json(listed).into_response())
+}
+
+pub(super) async fn unlink(
+    State(auth): State<CrudAuth>,
+    Path(name): Path<String>,
+    form: Submitted<Empty, AnyTransport>,
+) -> Result<Response, AuthError> {
+    let (principal, _) = form.signed_in()?;
+    let db = &auth.inner.db;
+    let user = auth
+        .inner
+        .users
+        .by_id(db, &principal.user_id)
+        .await?
+        .ok_or(AuthError::Unauthenticated)?;
+    let owner = user.id.to_string();
+    let txn = store::begin_write(db).await?;
+    let rows = identities::of_user_for_update(&txn, &owner).await?;
+    let (gone, kept): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.provider == name);
+    if gone.is_empty() {
+        txn.rollback().await?;
+        return Err(AuthError::NotFound);
+    }
+    if kept.is_empty() && !password::is_usable(&user.password_hash) {
+        txn.rollback().await?;
+        return Err(AuthError::LastSignInMethod);
+    }
+    identities::unlink(&txn, &owner, &name).await?;
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct SetPassword {
+    new_password: String,
+}
+
+pub(super) async fn set_password(
+    State(auth): State<CrudAuth>,
+    form: Submitted<SetPassword, AnyTransport>,
+) -> Result<Response, AuthError> {
+    let (principal, form) = form.signed_in()?;
+    let db = &auth.inner.db;
+    let user = auth
+        .inner
+        .users
+        .by_id(db, &principal.user_id)
+        .await?
+        .ok_or(AuthError::Unauthenticated)?;
+    if password::is_usable(&user.password_hash) {
+        return Err(AuthError::PasswordExists);
+    }
+    super::account::validate_password("new_password", &form.new_password)?;
+    let hash = auth.inner.hasher.hash(form.new_password).await?;
+    let epoch = password_epoch(&hash);
+    // As a password change: a new epoch, the caller's session kept under a
+    // new id, the others ended.
+    let owner = user.id.to_string();
+    let txn = store::begin_write(db).await?;
+    if !auth
+        .inner
+        .users
+        .replace_password_hash(&txn, &user.id, &user.password_hash, hash)
+        .await?
+    {
+        txn.rollback().await?;
+        return Err(AuthError::PasswordExists);
+    }
+    let rotated = match principal.session_id.as_deref() {
+        Some(id) => sessions::rotate(&txn, id, &epoch).await?,
+        None => None,
+    };
+    let keep = rotated.as_ref().map(|(row, _)| row.id.as_str());
+    sessions::revoke_all(&txn, &owner, keep).await?;
+    families::revoke_user(&txn, &owner).await?;
+    txn.commit().await?;
+    revocation::user(&auth, &owner).await;
+    emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
+    let Some((row, token)) = rotated else {
+        return Ok(ok_empty());
+    };
+    let config = &auth.inner.config;
+    let csrf_token = csrf::token_for(&auth.inner.secret, &token);
+    let body = Json(json!({ "csrf_token": csrf_token })).into_response();
+    let remembered = row.idle_secs == config.remember_me.as_secs() as i64;
+    let max_age = remembered.then(|| row.expires_at - now());
+    Ok(with_cookies(
+        body,
+        config.cookies.issue(&token, &csrf_token, max_age),
+    ))
+}

@@ -1,0 +1,109 @@
+//! `crudauth_identities`: provider identities linked to accounts.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+};
+
+use super::entities::identity::{self, Entity};
+use crate::tokens::now;
+
+/// The identity `(provider, subject)`, if linked.
+pub(crate) async fn find<C: ConnectionTrait>(
+    db: &C,
+    provider: &str,
+    subject: &str,
+) -> Result<Option<identity::Model>, DbErr> {
+    Entity::find()
+        .filter(identity::Column::Provider.eq(provider))
+        .filter(identity::Column::Subject.eq(subject))
+        .one(db)
+        .await
+}
+
+/// A user's identities, oldest first.
+pub(crate) async fn of_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+) -> Result<Vec<identity::Model>, DbErr> {
+    Entity::find()
+        .filter(identity::Column::UserId.eq(user_id))
+        .order_by_asc(identity::Column::CreatedAt)
+        .order_by_asc(identity::Column::Id)
+        .all(db)
+        .await
+}
+
+/// A user's identities, locked until the transaction ends on PostgreSQL
+/// (SQLite's write transaction already excludes other writers), so that
+/// two unlinks cannot both see the other's identity as a way left in.
+pub(crate) async fn of_user_for_update<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+) -> Result<Vec<identity::Model>, DbErr> {
+    let mut query = Entity::find().filter(identity::Column::UserId.eq(user_id));
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.all(db).await
+}
+
+/// Whether the user has any identity of `provider`.
+pub(crate) async fn has_provider<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    provider: &str,
+) -> Result<bool, DbErr> {
+    Ok(Entity::find()
+        .filter(identity::Column::UserId.eq(user_id))
+        .filter(identity::Column::Provider.eq(provider))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// Links `(provider, subject)` to a user; `Ok(false)` when that identity is
+/// already linked (a concurrent sign-in won).
+pub(crate) async fn link<C: ConnectionTrait>(
+    db: &C,
+    provider: &str,
+    subject: &str,
+    user_id: &str,
+    email: Option<String>,
+) -> Result<bool, DbErr> {
+    let row = identity::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        provider: Set(provider.to_owned()),
+        subject: Set(subject.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        email: Set(email),
+        created_at: Set(now()),
+    };
+    match Entity::insert(row).exec(db).await {
+        Ok(_) => Ok(true),
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Unlinks a user's identities of `provider`; how many went.
+pub(crate) async fn unlink<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    provider: &str,
+) -> Result<u64, DbErr> {
+    Ok(Entity::delete_many()
+        .filter(identity::Column::UserId.eq(user_id))
+        .filter(identity::Column::Provider.eq(provider))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// Removes an identity whose user no longer exists.
+pub(crate) async fn forget<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    Entity::delete_by_id(id.to_owned()).exec(db).await?;
+    Ok(())
+}

@@ -1,0 +1,722 @@
+//! Sign in with an OpenID provider (SPEC section 9) against a real provider
+//! (the certified `oidc-provider` package on loopback), over real HTTP with
+//! a cookie-keeping client that follows the redirects a browser would.
+//! The ID-token attacks the real provider cannot produce (it signs
+//! correctly) are pinned by crudauth's unit tests of its validator.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crudauth::OidcProvider;
+use crudauth_tests::{
+    Backend, CLIENT_ID, CLIENT_SECRET, PASSWORD, PUBLIC_CLIENT_ID, Server, TestProvider,
+    assert_error, config, free_port, on_both_backends, set_cookies, start_router_on,
+};
+use reqwest::header::{ACCEPT, CACHE_CONTROL, COOKIE, LOCATION};
+use reqwest::{Response, StatusCode, Url};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+/// A browser's cookies, per `host:port`.
+#[derive(Debug, Default, Clone)]
+struct Jar(HashMap<String, BTreeMap<String, String>>);
+
+impl Jar {
+    fn header(&self, url: &Url) -> String {
+        self.0
+            .get(&authority(url))
+            .map(|c| {
+                c.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
+    }
+
+    fn keep(&mut self, url: &Url, res: &Response) {
+        let cookies = self.0.entry(authority(url)).or_default();
+        for set in set_cookies(res.headers()) {
+            let pair = set.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if set.contains("Max-Age=0") {
+                cookies.remove(name);
+            } else {
+                cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn get(&self, base: &str, name: &str) -> Option<String> {
+        let url = Url::parse(base).unwrap();
+        self.0.get(&authority(&url))?.get(name).cloned()
+    }
+
+    fn set(&mut self, base: &str, name: &str, value: &str) {
+        let url = Url::parse(base).unwrap();
+        self.0
+            .entry(authority(&url))
+            .or_default()
+            .insert(name.to_owned(), value.to_owned());
+    }
+}
+
+fn authority(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// The app, the provider it trusts (named `test`), and its base URL.
+struct Setup {
+    server: Server,
+    provider: TestProvider,
+    base: String,
+}
+
+/// Accounts at the provider: `id -> (email, verified)`.
+fn accounts(list: &[(&str, &str, bool)]) -> Value {
+    let mut map = serde_json::Map::new();
+    for (id, email, verified) in list {
+        map.insert(
+            (*id).to_owned(),
+            json!({ "email": email, "email_verified": verified }),
+        );
+    }
+    Value::Object(map)
+}
+
+async fn setup_with(
+    backend: Backend,
+    list: &[(&str, &str, bool)],
+    client: (&str, Option<&str>),
+) -> Option<Setup> {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let provider = TestProvider::start(&accounts(list), &[format!("{base}/oauth/test/callback")])?;
+    let oidc = OidcProvider::discover("test", &provider.issuer, client.0, client.1)
+        .await
+        .expect("discovery of the test provider");
+    let origin = base.clone();
+    let server = start_router_on(
+        port,
+        backend,
+        move |db| {
+            example_web_and_api::auth_builder(db, config())
+                .me_route(true)
+                .public_origin(origin)
+                .oidc_provider(oidc)
+        },
+        |auth| auth.router().layer(auth.layer()).with_state(auth.clone()),
+    )
+    .await;
+    Some(Setup {
+        server,
+        provider,
+        base,
+    })
+}
+
+async fn setup(backend: Backend, list: &[(&str, &str, bool)]) -> Option<Setup> {
+    setup_with(backend, list, (CLIENT_ID, Some(CLIENT_SECRET))).await
+}
+
+/// One hop a browser made.
+#[derive(Debug)]
+struct Hop {
+    status: StatusCode,
+    cache_control: Option<String>,
+}
+
+impl Setup {
+    async fn get(&self, jar: &mut Jar, url: &str) -> Response {
+        let parsed = Url::parse(url).unwrap();
+        let res = self
+            .server
+            .client
+            .get(url)
+            .header(COOKIE, jar.header(&parsed))
+            .send()
+            .await
+            .expect("request");
+        jar.keep(&parsed, &res);
+        res
+    }
+
+    /// Follows redirects from `url` until `stop` accepts the next URL
+    /// (returned, not fetched); every hop is recorded.
+    async fn drive(
+        &self,
+        jar: &mut Jar,
+        url: &str,
+        hops: &mut Vec<Hop>,
+        stop: impl Fn(&str) -> bool,
+    ) -> String {
+        let mut url = url.to_owned();
+        for _ in 0..20 {
+            let res = self.get(jar, &url).await;
+            hops.push(Hop {
+                status: res.status(),
+                cache_control: res
+                    .headers()
+                    .get(CACHE_CONTROL)
+                    .map(|v| v.to_str().unwrap().to_owned()),
+            });
+            let Some(location) = res.headers().get(LOCATION) else {
+                panic!(
+                    "{url} answered {} without a redirect: {}",
+                    res.status(),
+                    res.text().await.unwrap_or_default()
+                );
+            };
+            let next = Url::parse(&url)
+                .unwrap()
+                .join(location.to_str().unwrap())
+                .unwrap()
+                .to_string();
+            if stop(&next) {
+                return next;
+            }
+            url = next;
+        }
+        panic!("too many redirects");
+    }
+
+    /// Starts a sign-in at `/oauth/test/authorize{query}` and lets the
+    /// provider log in `account`; returns the callback URL, not yet visited.
+    async fn to_callback(&self, jar: &mut Jar, query: &str, account: &str) -> String {
+        let mut hops = Vec::new();
+        let start = format!("{}/oauth/test/authorize{query}", self.base);
+        let res = self.get(jar, &start).await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let at_provider = res.headers()[LOCATION].to_str().unwrap().to_owned();
+        assert!(
+            at_provider.starts_with(&self.provider.issuer),
+            "{at_provider}"
+        );
+        assert!(
+            at_provider.contains("code_challenge_method=S256"),
+            "{at_provider}"
+        );
+        assert!(at_provider.contains("nonce="), "{at_provider}");
+        let with_hint = format!("{at_provider}&login_hint={account}");
+        let callback = format!("{}/oauth/test/callback", self.base);
+        self.drive(jar, &with_hint, &mut hops, |next| {
+            next.starts_with(&callback)
+        })
+        .await
+    }
+
+    /// Visits the callback; returns where the app sends the browser and the
+    /// callback's answer.
+    async fn finish(&self, jar: &mut Jar, callback: &str) -> (String, Hop) {
+        let mut hops = Vec::new();
+        let landing = self.drive(jar, callback, &mut hops, |_| true).await;
+        let landing = landing
+            .strip_prefix(&self.base)
+            .unwrap_or(&landing)
+            .to_owned();
+        (landing, hops.pop().unwrap())
+    }
+
+    /// A whole sign-in; returns the landing path.
+    async fn sign_in(&self, jar: &mut Jar, query: &str, account: &str) -> String {
+        let callback = self.to_callback(jar, query, account).await;
+        self.finish(jar, &callback).await.0
+    }
+
+    async fn me(&self, jar: &mut Jar) -> Response {
+        self.get(jar, &format!("{}/me", self.base)).await
+    }
+
+    /// An unsafe request as this browser, with its CSRF cookie as token.
+    async fn send(
+        &self,
+        jar: &mut Jar,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Response {
+        let url = format!("{}{path}", self.base);
+        let parsed = Url::parse(&url).unwrap();
+        let csrf = jar.get(&self.base, "__Host-csrf_token").unwrap_or_default();
+        let res = self
+            .server
+            .client
+            .request(method, &url)
+            .header(COOKIE, jar.header(&parsed))
+            .header("x-csrf-token", csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        jar.keep(&parsed, &res);
+        res
+    }
+
+    async fn sql(&self, sql: &str) {
+        self.server.db.execute_unprepared(sql).await.unwrap();
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let row = self
+            .server
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.server.db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+
+    async fn password_login(&self, email: &str) -> Response {
+        self.server
+            .post_json("/login", json!({ "username": email, "password": PASSWORD }))
+            .await
+    }
+}
+
+async fn first_sign_in_creates_a_verified_account_and_the_next_signs_into_it(backend: Backend) {
+    let Some(s) = setup(backend, &[("alice", "alice@example.com", true)]).await else {
+        return;
+    };
+    let mut jar = Jar::default();
+    let callback = s.to_callback(&mut jar, "", "alice").await;
+    let (landing, hop) = s.finish(&mut jar, &callback).await;
+    assert_eq!(landing, "/");
+    assert_eq!(hop.status, StatusCode::FOUND);
+    assert_eq!(hop.cache_control.as_deref(), Some("no-store"));
+    assert!(
+        jar.get(&s.base, "__Host-oauth_state").is_none(),
+        "flow cookie cleared"
+    );
+    let me: Value = s.me(&mut jar).await.json().await.unwrap();
+    assert_eq!(me["email"], "alice@example.com");
+    let verified = s
+        .count("SELECT COUNT(*) FROM users WHERE email = 'alice@example.com' AND email_verified = true")
+        .await;
+    assert_eq!(verified, 1);
+    let listed: Value = s
+        .get(&mut jar, &format!("{}/oauth/identities", s.base))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["provider"], "test");
+    assert_eq!(listed[0]["subject"], "alice");
+    // A second sign-in, from another browser, opens the same account.
+    let mut other = Jar::default();
+    assert_eq!(s.sign_in(&mut other, "", "alice").await, "/");
+    let again: Value = s.me(&mut other).await.json().await.unwrap();
+    assert_eq!(again["user_id"], me["user_id"]);
+    assert_eq!(s.count("SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 1);
+    // The new account has no password to sign in with.
+    assert_error(
+        s.password_login("alice@example.com").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+}
+
+async fn the_last_way_in_cannot_be_unlinked_until_a_password_is_set(backend: Backend) {
+    let Some(s) = setup(backend, &[("alice", "alice@example.com", true)]).await else {
+        return;
+    };
+    let mut jar = Jar::default();
+    s.sign_in(&mut jar, "", "alice").await;
+    let del = reqwest::Method::DELETE;
+    assert_error(
+        s.send(&mut jar, del.clone(), "/oauth/identities/test", json!({}))
+            .await,
+        StatusCode::CONFLICT,
+        "last_sign_in_method",
+    )
+    .await;
+    assert_error(
+        s.send(&mut jar, del.clone(), "/oauth/identities/other", json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let res = s
+        .send(
+            &mut jar,
+            reqwest::Method::POST,
+            "/set-password",
+            json!({ "new_password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_error(
+        s.send(
+            &mut jar,
+            reqwest::Method::POST,
+            "/set-password",
+            json!({ "new_password": PASSWORD }),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "password_exists",
+    )
+    .await;
+    assert_eq!(
+        s.password_login("alice@example.com").await.status(),
+        StatusCode::OK
+    );
+    let res = s
+        .send(&mut jar, del, "/oauth/identities/test", json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 0);
+    // Without the CSRF token, no unlink.
+    let url = format!("{}/set-password", s.base);
+    let res = s
+        .server
+        .client
+        .post(&url)
+        .header(COOKIE, jar.header(&Url::parse(&url).unwrap()))
+        .json(&json!({"new_password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
+}
+
+async fn a_verified_local_account_is_linked_and_keeps_its_password(backend: Backend) {
+    let Some(s) = setup(backend, &[("bob", "Bob@Example.com", true)]).await else {
+        return;
+    };
+    let registered = s.server.register("bob@example.com").await;
+    s.sql("UPDATE users SET email_verified = true").await;
+    let before = s.password_login("bob@example.com").await;
+    let old_session = crudauth_tests::Browser::from_login(before).await;
+    let mut jar = Jar::default();
+    assert_eq!(s.sign_in(&mut jar, "", "bob").await, "/");
+    let me: Value = s.me(&mut jar).await.json().await.unwrap();
+    assert_eq!(me["user_id"], registered);
+    assert_eq!(
+        s.password_login("bob@example.com").await.status(),
+        StatusCode::OK
+    );
+    let res = s
+        .server
+        .client
+        .get(s.server.url("/me"))
+        .header(COOKIE, old_session.cookie())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "a link ends no session");
+}
+
+async fn claiming_an_unverified_local_account_ends_its_password_and_sessions(backend: Backend) {
+    let Some(s) = setup(backend, &[("carol", "carol@example.com", true)]).await else {
+        return;
+    };
+    // Someone registered Carol's address first and never verified it.
+    let registered = s.server.register("carol@example.com").await;
+    let squatter =
+        crudauth_tests::Browser::from_login(s.password_login("carol@example.com").await).await;
+    let mut jar = Jar::default();
+    assert_eq!(s.sign_in(&mut jar, "", "carol").await, "/");
+    let me: Value = s.me(&mut jar).await.json().await.unwrap();
+    assert_eq!(me["user_id"], registered);
+    assert_error(
+        s.password_login("carol@example.com").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let res = s
+        .server
+        .client
+        .get(s.server.url("/me"))
+        .header(COOKIE, squatter.cookie())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "the squatter's session ended"
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM users WHERE email_verified = true")
+            .await,
+        1
+    );
+}
+
+async fn an_unverified_provider_email_neither_links_nor_creates(backend: Backend) {
+    let Some(s) = setup(
+        backend,
+        &[
+            ("dave", "dave@example.com", false),
+            ("nobody", "new@example.com", false),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    s.server.register("dave@example.com").await;
+    let mut jar = Jar::default();
+    assert_eq!(
+        s.sign_in(&mut jar, "", "dave").await,
+        "/?error=email_unverified"
+    );
+    assert_eq!(
+        s.sign_in(&mut jar, "", "nobody").await,
+        "/?error=email_unverified"
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 0);
+    assert_eq!(s.count("SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(
+        s.password_login("dave@example.com").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(s.me(&mut jar).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn an_account_linked_to_another_subject_of_the_provider_is_refused(backend: Backend) {
+    let Some(s) = setup(
+        backend,
+        &[
+            ("eve1", "eve@example.com", true),
+            ("eve2", "eve@example.com", true),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let mut jar = Jar::default();
+    assert_eq!(s.sign_in(&mut jar, "", "eve1").await, "/");
+    let mut other = Jar::default();
+    assert_eq!(
+        s.sign_in(&mut other, "", "eve2").await,
+        "/?error=provider_already_linked"
+    );
+    assert_eq!(s.me(&mut other).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 1);
+}
+
+async fn an_inactive_account_gets_account_inactive_and_nothing_is_written(backend: Backend) {
+    let Some(s) = setup(backend, &[("frank", "frank@example.com", true)]).await else {
+        return;
+    };
+    s.server.register("frank@example.com").await;
+    s.sql("UPDATE users SET is_active = false").await;
+    let mut jar = Jar::default();
+    assert_eq!(
+        s.sign_in(&mut jar, "", "frank").await,
+        "/?error=account_inactive"
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 0);
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM users WHERE email_verified = false")
+            .await,
+        1
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_sessions").await, 0);
+    // A linked account made inactive later is refused too.
+    s.sql("UPDATE users SET is_active = true, email_verified = true")
+        .await;
+    assert_eq!(s.sign_in(&mut jar, "", "frank").await, "/");
+    s.sql("UPDATE users SET is_active = false").await;
+    let mut other = Jar::default();
+    assert_eq!(
+        s.sign_in(&mut other, "", "frank").await,
+        "/?error=account_inactive"
+    );
+}
+
+async fn a_callback_without_this_browsers_state_cookie_is_refused(backend: Backend) {
+    let Some(s) = setup(backend, &[("alice", "alice@example.com", true)]).await else {
+        return;
+    };
+    let mut victim = Jar::default();
+    let callback = s.to_callback(&mut victim, "", "alice").await;
+    // No state cookie at all (the attacker's callback URL in a fresh browser).
+    let mut fresh = Jar::default();
+    assert_eq!(
+        s.finish(&mut fresh, &callback).await.0,
+        "/?error=invalid_state"
+    );
+    // A state cookie of another flow.
+    let mut attacker = Jar::default();
+    let _ = s.to_callback(&mut attacker, "", "alice").await;
+    assert_eq!(
+        s.finish(&mut attacker, &callback).await.0,
+        "/?error=invalid_state"
+    );
+    // A JSON client gets the error as JSON.
+    let res = s
+        .server
+        .client
+        .get(&callback)
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_state").await;
+    // A forged cookie.
+    let mut forged = Jar::default();
+    forged.set(&s.base, "__Host-oauth_state", "eyJwIjoidGVzdCJ9.AAAA");
+    assert_eq!(
+        s.finish(&mut forged, &callback).await.0,
+        "/?error=invalid_state"
+    );
+    assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_sessions").await, 0);
+    // The victim's own browser still completes its flow.
+    assert_eq!(s.finish(&mut victim, &callback).await.0, "/");
+}
+
+async fn a_replayed_callback_is_refused(backend: Backend) {
+    let Some(s) = setup(backend, &[("alice", "alice@example.com", true)]).await else {
+        return;
+    };
+    let mut jar = Jar::default();
+    let callback = s.to_callback(&mut jar, "", "alice").await;
+    let flow = jar.get(&s.base, "__Host-oauth_state").expect("flow cookie");
+    assert_eq!(s.finish(&mut jar, &callback).await.0, "/");
+    // The same browser again: its flow cookie is gone.
+    assert_eq!(
+        s.finish(&mut jar, &callback).await.0,
+        "/?error=invalid_state"
+    );
+    // With the flow cookie kept: the provider refuses the used code.
+    let mut thief = Jar::default();
+    thief.set(&s.base, "__Host-oauth_state", &flow);
+    assert_eq!(
+        s.finish(&mut thief, &callback).await.0,
+        "/?error=oauth_failed"
+    );
+    assert_eq!(s.me(&mut thief).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn redirect_to_is_kept_only_as_a_same_origin_path(backend: Backend) {
+    let Some(s) = setup(backend, &[("alice", "alice@example.com", true)]).await else {
+        return;
+    };
+    for (target, landing) in [
+        ("%2F%2Fevil.example", "/"),
+        ("https%3A%2F%2Fevil.example", "/"),
+        ("%2F%5Cevil.example", "/"),
+        ("%2Faccount%3Ftab%3D1", "/account?tab=1"),
+    ] {
+        let mut jar = Jar::default();
+        assert_eq!(
+            s.sign_in(&mut jar, &format!("?redirect_to={target}"), "alice")
+                .await,
+            landing,
+            "{target}"
+        );
+    }
+}
+
+async fn unknown_providers_are_404_and_authorize_is_throttled(backend: Backend) {
+    let Some(s) = setup(backend, &[]).await else {
+        return;
+    };
+    for path in [
+        "/oauth/nope/authorize",
+        "/oauth/nope/callback?code=x&state=y",
+    ] {
+        let res = s
+            .server
+            .client
+            .get(s.server.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    for _ in 0..30 {
+        let res = s
+            .server
+            .client
+            .get(s.server.url("/oauth/test/authorize"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let cookie = set_cookies(res.headers()).join("\n");
+        assert!(
+            cookie.contains("__Host-oauth_state=")
+                && cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && cookie.contains("Max-Age=600"),
+            "{cookie}"
+        );
+    }
+    let res = s
+        .server
+        .client
+        .get(s.server.url("/oauth/test/authorize"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+async fn a_provider_that_is_down_gives_oauth_failed(backend: Backend) {
+    let Some(s) = setup(backend, &[("alice", "alice@example.com", true)]).await else {
+        return;
+    };
+    let mut jar = Jar::default();
+    let callback = s.to_callback(&mut jar, "", "alice").await;
+    let Setup {
+        server,
+        provider,
+        base,
+    } = s;
+    drop(provider);
+    let s = Setup {
+        server,
+        provider: TestProvider::start(&json!({}), &[]).unwrap(),
+        base,
+    };
+    assert_eq!(
+        s.finish(&mut jar, &callback).await.0,
+        "/?error=oauth_failed"
+    );
+}
+
+async fn a_public_client_signs_in_with_pkce_alone(backend: Backend) {
+    let Some(s) = setup_with(
+        backend,
+        &[("alice", "alice@example.com", true)],
+        (PUBLIC_CLIENT_ID, None),
+    )
+    .await
+    else {
+        return;
+    };
+    let mut jar = Jar::default();
+    assert_eq!(s.sign_in(&mut jar, "", "alice").await, "/");
+    assert_eq!(s.me(&mut jar).await.status(), StatusCode::OK);
+}
+
+on_both_backends!(
+    first_sign_in_creates_a_verified_account_and_the_next_signs_into_it,
+    the_last_way_in_cannot_be_unlinked_until_a_password_is_set,
+    a_verified_local_account_is_linked_and_keeps_its_password,
+    claiming_an_unverified_local_account_ends_its_password_and_sessions,
+    an_unverified_provider_email_neither_links_nor_creates,
+    an_account_linked_to_another_subject_of_the_provider_is_refused,
+    an_inactive_account_gets_account_inactive_and_nothing_is_written,
+    a_callback_without_this_browsers_state_cookie_is_refused,
+    a_replayed_callback_is_refused,
+    redirect_to_is_kept_only_as_a_same_origin_path,
+    unknown_providers_are_404_and_authorize_is_throttled,
+    a_provider_that_is_down_gives_oauth_failed,
+    a_public_client_signs_in_with_pkce_alone,
+);
