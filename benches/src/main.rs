@@ -22,7 +22,7 @@ mod servers;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: crudauth-bench all [--requests N] [--connections N] [--rounds N] \
-[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench server <bare|jwt-minimal|crudauth|crudauth-tuned>";
+[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [COUNT]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +31,19 @@ fn main() -> ExitCode {
             Some(kind) => serve(kind),
             None => Err(USAGE.to_owned()),
         },
+        Some("cache-memory") => {
+            let count = match args.get(1) {
+                Some(n) => n.parse().map_err(|_| format!("not a count: {n}")),
+                None => Ok(100_000),
+            };
+            count.and_then(|count| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?
+                    .block_on(driver::cache_memory(count))
+            })
+        }
         Some(verb @ ("all" | "profile")) => parse(&args[1..]).and_then(|options| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -28,7 +28,9 @@ pub async fn run(kind: &str) -> Result<(), BoxError> {
         "bare" => bare(),
         "jwt-minimal" => jwt_minimal(false).await?,
         "jwt-minimal-all" => jwt_minimal(true).await?,
+        "jwt-only" => jwt_only()?,
         "crudauth" => crudauth_app(false).await?,
+        "crudauth-uncached" => crudauth_uncached().await?,
         "crudauth-tuned" => crudauth_app(true).await?,
         other => return Err(format!("unknown server kind {other:?}").into()),
     };
@@ -142,6 +144,60 @@ async fn jwt_minimal(limitless: bool) -> Result<Router, BoxError> {
     Ok(Router::new().route("/me", get(jwt_me)).with_state(state))
 }
 
+// ---- jwt-only: a stateless token, no database, the same handler ---------
+
+#[derive(Clone)]
+struct JwtOnly {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+/// The subject of a valid `Authorization: Bearer` HS256 token, checked
+/// without any lookup: what a cache hit competes with.
+struct Subject(i64);
+
+impl<S> FromRequestParts<S> for Subject
+where
+    JwtOnly: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, StatusCode> {
+        let state = JwtOnly::from_ref(state);
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(StatusCode::UNAUTHORIZED)?;
+        let data = jsonwebtoken::decode::<Claims>(token, &state.key, &state.validation)
+            .map_err(|_| StatusCode::UNAUTHORIZED)?;
+        data.claims
+            .sub
+            .parse()
+            .map(Self)
+            .map_err(|_| StatusCode::UNAUTHORIZED)
+    }
+}
+
+async fn jwt_only_me(Subject(id): Subject) -> Json<Value> {
+    Json(json!({ "id": id }))
+}
+
+fn jwt_only() -> Result<Router, BoxError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    let state = JwtOnly {
+        key: DecodingKey::from_secret(env("BENCH_SECRET")?.as_bytes())?,
+        validation,
+    };
+    Ok(Router::new()
+        .route("/me", get(jwt_only_me))
+        .with_state(state))
+}
+
 // ---- crudauth: the example application ----------------------------------
 
 /// The `#[authed]` side of the pair, on a route beside its plain twin.
@@ -162,6 +218,19 @@ async fn connect_tuned(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = example_web_and_api::connect_options(url);
     options.test_before_acquire_if_idle_for(Duration::from_secs(30));
     example_web_and_api::connect_with(options).await
+}
+
+/// The example application with the principal cache off: every request
+/// reads its session or family, the path a credential's first request
+/// takes.
+async fn crudauth_uncached() -> Result<Router, BoxError> {
+    let url = env("DATABASE_URL")?;
+    let db = example_web_and_api::connect(&url).await?;
+    let mut config = CrudAuthConfig::from_env()?;
+    config.cache_ttl = Duration::ZERO;
+    let auth: CrudAuth = example_web_and_api::auth_builder(db, config).build()?;
+    auth.migrate().await?;
+    Ok(example_web_and_api::app(auth))
 }
 
 async fn crudauth_app(tuned: bool) -> Result<Router, BoxError> {

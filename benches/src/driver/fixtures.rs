@@ -171,11 +171,15 @@ pub(super) async fn prepare_with(
         None => Server::start(command),
     };
     let db = match kind {
-        Kind::Bare => None,
+        Kind::Bare | Kind::JwtOnly => None,
         _ => Some(TempDb::create(backend).await?),
     };
     let started = match kind {
         Kind::Bare => start(own_server("bare", None)),
+        Kind::JwtOnly => start(own_server("jwt-only", None)),
+        Kind::UncachedBearer | Kind::UncachedSession => {
+            start(own_server("crudauth-uncached", db.as_ref()))
+        }
         Kind::JwtMinimal => start(own_server("jwt-minimal", db.as_ref())),
         Kind::JwtAll => start(own_server("jwt-minimal-all", db.as_ref())),
         Kind::AxumLogin => {
@@ -200,26 +204,30 @@ pub(super) async fn prepare_with(
     };
     let req = match kind {
         Kind::Bare => Ok(Req::get("/me")),
-        Kind::JwtMinimal | Kind::JwtAll => {
+        Kind::JwtMinimal | Kind::JwtAll | Kind::JwtOnly => {
             Ok(Req::get("/me").header(AUTHORIZATION, &format!("Bearer {}", mint_jwt())))
         }
         Kind::AxumLogin => session_cookie(&server)
             .await
             .map(|cookie| Req::get("/me").header(COOKIE, &cookie)),
-        Kind::CrudauthSession | Kind::TunedSession => match register(&server).await {
-            Ok(()) => session_cookie(&server)
-                .await
-                .map(|cookie| Req::get("/me").header(COOKIE, &cookie)),
-            Err(err) => Err(err),
-        },
-        Kind::CrudauthBearer | Kind::PairPlain | Kind::PairAuthed | Kind::TunedBearer => {
+        Kind::CrudauthSession | Kind::TunedSession | Kind::UncachedSession => {
             match register(&server).await {
-                Ok(()) => bearer_token(&server)
+                Ok(()) => session_cookie(&server)
                     .await
-                    .map(|token| Req::get("/me").header(AUTHORIZATION, &format!("Bearer {token}"))),
+                    .map(|cookie| Req::get("/me").header(COOKIE, &cookie)),
                 Err(err) => Err(err),
             }
         }
+        Kind::CrudauthBearer
+        | Kind::PairPlain
+        | Kind::PairAuthed
+        | Kind::TunedBearer
+        | Kind::UncachedBearer => match register(&server).await {
+            Ok(()) => bearer_token(&server)
+                .await
+                .map(|token| Req::get("/me").header(AUTHORIZATION, &format!("Bearer {token}"))),
+            Err(err) => Err(err),
+        },
     };
     match req {
         Ok(req) => Ok((server, db, req)),

@@ -5,11 +5,13 @@
 mod fixtures;
 mod logins;
 mod measure;
+mod memory;
 mod options;
 mod profile;
 mod report;
 mod run;
 
+pub use memory::cache_memory;
 pub use options::Options;
 pub use profile::profile;
 pub use run::all;
@@ -22,6 +24,7 @@ const PASSWORD: &str = "correct horse battery";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Bare,
+    JwtOnly,
     JwtMinimal,
     AxumLogin,
     CrudauthBearer,
@@ -31,12 +34,15 @@ enum Kind {
     TunedBearer,
     TunedSession,
     JwtAll,
+    UncachedBearer,
+    UncachedSession,
 }
 
 impl Kind {
     fn name(self) -> &'static str {
         match self {
             Self::Bare => "bare",
+            Self::JwtOnly => "jwt-only",
             Self::JwtMinimal => "jwt-minimal",
             Self::AxumLogin => "axum-login",
             Self::CrudauthBearer => "crudauth-bearer",
@@ -46,6 +52,8 @@ impl Kind {
             Self::TunedBearer => "crudauth-bearer, tuned pool",
             Self::TunedSession => "crudauth-session, tuned pool",
             Self::JwtAll => "jwt-minimal, `.all()`",
+            Self::UncachedBearer => "crudauth-bearer, cache off",
+            Self::UncachedSession => "crudauth-session, cache off",
         }
     }
 }

@@ -112,7 +112,55 @@ pub(super) fn print_report(
         );
         ratios.get(ratios.len() / 2).map(|r| (*r, spread))
     };
-    let targets: [Target; 3] = [
+    let targets: [Target; 11] = [
+        (
+            (Kind::CrudauthBearer, "sqlite"),
+            (Kind::JwtOnly, "sqlite"),
+            "crudauth-bearer ≥ 0.8 × jwt-only (sqlite)",
+            |r| r >= 0.8,
+        ),
+        (
+            (Kind::CrudauthSession, "sqlite"),
+            (Kind::JwtOnly, "sqlite"),
+            "crudauth-session ≥ 0.8 × jwt-only (sqlite)",
+            |r| r >= 0.8,
+        ),
+        (
+            (Kind::CrudauthBearer, "postgres"),
+            (Kind::JwtOnly, "postgres"),
+            "crudauth-bearer ≥ 0.8 × jwt-only (postgres)",
+            |r| r >= 0.8,
+        ),
+        (
+            (Kind::CrudauthSession, "postgres"),
+            (Kind::JwtOnly, "postgres"),
+            "crudauth-session ≥ 0.8 × jwt-only (postgres)",
+            |r| r >= 0.8,
+        ),
+        (
+            (Kind::CrudauthSession, "sqlite"),
+            (Kind::AxumLogin, "sqlite"),
+            "crudauth-session ≥ 2.5 × axum-login (sqlite)",
+            |r| r >= 2.5,
+        ),
+        (
+            (Kind::CrudauthBearer, "sqlite"),
+            (Kind::AxumLogin, "sqlite"),
+            "crudauth-bearer ≥ 2.5 × axum-login (sqlite)",
+            |r| r >= 2.5,
+        ),
+        (
+            (Kind::UncachedBearer, "sqlite"),
+            (Kind::JwtMinimal, "sqlite"),
+            "cache off (every request's path, a credential's first): crudauth-bearer ≥ 0.9 × jwt-minimal (sqlite), as before the cache",
+            |r| r >= 0.9,
+        ),
+        (
+            (Kind::UncachedSession, "sqlite"),
+            (Kind::AxumLogin, "sqlite"),
+            "cache off: crudauth-session ≥ 1.3 × axum-login (sqlite), as before the cache",
+            |r| r >= 1.3,
+        ),
         (
             (Kind::CrudauthBearer, "sqlite"),
             (Kind::JwtMinimal, "sqlite"),

@@ -39,20 +39,26 @@ pub async fn all(options: Options) -> Result<(), String> {
     };
     // Each crudauth server runs right after the peer it is compared with.
     let mut cases: Vec<(Kind, Backend)> = vec![(Kind::Bare, Backend::Sqlite)];
+    cases.push((Kind::JwtOnly, Backend::Sqlite));
     cases.push((Kind::JwtMinimal, Backend::Sqlite));
     cases.push((Kind::CrudauthBearer, Backend::Sqlite));
+    cases.push((Kind::UncachedBearer, Backend::Sqlite));
     if options.tuned {
         cases.push((Kind::TunedBearer, Backend::Sqlite));
         cases.push((Kind::JwtAll, Backend::Sqlite));
     }
     cases.push((Kind::AxumLogin, Backend::Sqlite));
     cases.push((Kind::CrudauthSession, Backend::Sqlite));
+    cases.push((Kind::UncachedSession, Backend::Sqlite));
     if options.tuned {
         cases.push((Kind::TunedSession, Backend::Sqlite));
     }
     if postgres {
+        cases.push((Kind::JwtOnly, Backend::Postgres));
         cases.push((Kind::CrudauthBearer, Backend::Postgres));
+        cases.push((Kind::UncachedBearer, Backend::Postgres));
         cases.push((Kind::CrudauthSession, Backend::Postgres));
+        cases.push((Kind::UncachedSession, Backend::Postgres));
         if options.tuned {
             cases.push((Kind::TunedBearer, Backend::Postgres));
             cases.push((Kind::TunedSession, Backend::Postgres));

@@ -1,0 +1,117 @@
+//! `crudauth-bench cache-memory`: the resident memory that cached
+//! principals cost. Sessions are written straight into the database (no
+//! argon2 per session), each is requested once so that the server caches
+//! it, and the server's resident set is read before and after.
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::header::COOKIE;
+use rand::RngCore;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use sha2::{Digest, Sha256};
+
+use super::fixtures::prepare;
+use super::{EMAIL, Kind};
+use crate::load::{self, Req};
+use crate::process::{Backend, Server};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn resident_kib(server: &Server) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
+        .map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmRSS".to_owned())
+}
+
+/// Caches `count` sessions in a crudauth server and prints what they cost.
+pub async fn cache_memory(count: usize) -> Result<(), String> {
+    let (server, db, _) = prepare(Kind::CrudauthSession, Backend::Sqlite, Path::new("")).await?;
+    let db = db.ok_or("a database")?;
+    let conn = Database::connect(&db.url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let backend = conn.get_database_backend();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT id, password_hash FROM users WHERE email = '{EMAIL}'"),
+        ))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the benchmark user")?;
+    let user_id: i64 = row.try_get("", "id").map_err(|e| e.to_string())?;
+    let hash: String = row
+        .try_get("", "password_hash")
+        .map_err(|e| e.to_string())?;
+    let epoch = hex(&Sha256::digest(hash.as_bytes()))[..32].to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    let mut tokens = Vec::with_capacity(count);
+    for chunk in 0..count.div_ceil(500) {
+        let mut values = Vec::new();
+        for _ in 0..500.min(count - chunk * 500) {
+            let mut bytes = [0u8; 32];
+            rand::rng().fill_bytes(&mut bytes);
+            let token = URL_SAFE_NO_PAD.encode(bytes);
+            let digest = hex(&Sha256::digest(token.as_bytes()));
+            values.push(format!(
+                "('{}', '{digest}', '{user_id}', {now}, {now}, 1800, {}, '127.0.0.1', 'bench', '{epoch}')",
+                uuid::Uuid::new_v4(),
+                now + 86_400
+            ));
+            tokens.push(token);
+        }
+        conn.execute_unprepared(&format!(
+            "INSERT INTO crudauth_sessions (id, token_hash, user_id, created_at, last_seen_at, \
+             idle_secs, expires_at, ip, user_agent, password_epoch) VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    // Warm the server's pools and allocator with a few uncounted requests.
+    // The session cookie keeps its `__Host-` prefix only with Secure cookies;
+    // the one the server does not use is ignored.
+    let get = |token: &str| {
+        Req::get("/me").header(
+            COOKIE,
+            &format!("__Host-session_id={token}; session_id={token}"),
+        )
+    };
+    for token in &tokens[..100.min(count)] {
+        load::once(server.addr, get(token)).await?;
+    }
+    let before = resident_kib(&server)?;
+    let mut failures = 0;
+    for token in &tokens {
+        let (status, _, _) = load::once(server.addr, get(token)).await?;
+        if !status.is_success() {
+            failures += 1;
+        }
+    }
+    let after = resident_kib(&server)?;
+    let added = after.saturating_sub(before);
+    println!(
+        "{count} cached sessions: resident {before} KiB -> {after} KiB, +{added} KiB \
+         ({:.0} bytes each; {failures} failed requests); target: 100 000 add <= 64 MiB: {}",
+        added as f64 * 1024.0 / count as f64,
+        if added as f64 * 100_000.0 / count as f64 <= 64.0 * 1024.0 && failures == 0 {
+            "met"
+        } else {
+            "NOT MET"
+        }
+    );
+    drop(server);
+    db.remove().await;
+    Ok(())
+}
