@@ -84,6 +84,9 @@ pub enum AuthError {
     /// 400: the body is not valid JSON or form syntax.
     #[error("malformed request body: {0}")]
     BadRequest(String),
+    /// 400: a second-factor code (or recovery code) was refused.
+    #[error("invalid or already used code")]
+    InvalidCode,
     /// 401: no usable credential on a guarded route.
     #[error("authentication required")]
     Unauthenticated,
@@ -121,6 +124,9 @@ pub enum AuthError {
     /// 405: wrong method on a known route.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 409: a second factor is already enabled; disable it first.
+    #[error("two-factor authentication is already enabled")]
+    MfaAlreadyEnabled,
     /// 409: duplicate email or username.
     #[error("a user with this email or username is already registered")]
     AlreadyRegistered,
@@ -148,7 +154,7 @@ impl AuthError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::InvalidCode => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidToken(_) => {
                 StatusCode::UNAUTHORIZED
             }
@@ -161,7 +167,7 @@ impl AuthError {
             | Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::AlreadyRegistered => StatusCode::CONFLICT,
+            Self::AlreadyRegistered | Self::MfaAlreadyEnabled => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -174,6 +180,7 @@ impl AuthError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
+            Self::InvalidCode => "invalid_code",
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidToken(_) => "invalid_token",
@@ -187,6 +194,7 @@ impl AuthError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::AlreadyRegistered => "already_registered",
+            Self::MfaAlreadyEnabled => "mfa_already_enabled",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Invalid(_) => "invalid",

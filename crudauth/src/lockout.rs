@@ -119,13 +119,13 @@ async fn settle<T>(
             }
             Ok(value)
         }
-        Err(AuthError::InvalidCredentials) => {
+        Err(failed @ (AuthError::InvalidCredentials | AuthError::InvalidCode)) => {
             for (limit, counter) in held {
                 if counter.count >= limit.attempts {
                     lock(db, &limit.key, now() + lock_secs(auth, counter.locks)).await?;
                 }
             }
-            Err(AuthError::InvalidCredentials)
+            Err(failed)
         }
         Err(other) => Err(other),
     }
@@ -164,8 +164,19 @@ pub(crate) async fn guarded_password(
     id: &UserId,
     password: String,
 ) -> Result<LoadedUser, AuthError> {
+    guarded_account(auth, id, credentials::check_password(auth, user, password)).await
+}
+
+/// Any proof of an account (a password, a second-factor code) behind the
+/// account's lockout: `check` runs only while the account is not locked,
+/// and its `InvalidCredentials` or `InvalidCode` counts as a failure.
+pub(crate) async fn guarded_account<T>(
+    auth: &CrudAuth,
+    id: &UserId,
+    check: impl Future<Output = Result<T, AuthError>>,
+) -> Result<T, AuthError> {
     let held = [admit(auth, Limit::account(auth, id)).await?];
-    let outcome = credentials::check_password(auth, user, password).await;
+    let outcome = check.await;
     settle(auth, &held, outcome).await
 }
 

@@ -3,6 +3,7 @@
 
 mod account;
 mod management;
+mod mfa;
 mod session;
 mod token;
 
@@ -33,7 +34,8 @@ where
             "/change-password",
             post(account::change_password).layer(no_store()),
         )
-        .route("/logout-all", post(management::logout_all));
+        .route("/logout-all", post(management::logout_all))
+        .route("/sudo", post(mfa::sudo));
     if auth.inner.config.me_route {
         router = router.route("/me", get(account::me));
     }

@@ -60,6 +60,7 @@ pub(super) async fn login(
             ip: client.ip.map(|ip| ip.to_string()),
             user_agent: client.user_agent,
             password_epoch: tokens::password_epoch(&user.password_hash),
+            mfa: false,
         },
     )
     .await?;
@@ -120,7 +121,7 @@ pub(super) async fn list(
     Ok(Json(listed).into_response())
 }
 
-fn rfc3339(secs: i64) -> String {
+pub(super) fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

@@ -75,7 +75,7 @@ pub(super) async fn token(
     let ttl = auth.inner.config.refresh_ttl.as_secs() as i64;
     let epoch = tokens::password_epoch(&user.password_hash);
     let (family, refresh_token) =
-        families::create(&auth.inner.db, &sub, &scope, ttl, &epoch).await?;
+        families::create(&auth.inner.db, &sub, &scope, ttl, &epoch, false).await?;
     emit(
         &auth,
         AuthEvent::LoggedIn {

@@ -29,25 +29,54 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     one(db, &schema, family::Entity).await?;
     one(db, &schema, refresh_token::Entity).await?;
     one(db, &schema, attempt::Entity).await?;
-    for (table, column) in ADDED_COLUMNS {
-        add_column(db, table, column).await?;
+    for (table, column, definition) in ADDED_COLUMNS {
+        add_column(db, table, column, definition).await?;
     }
     Ok(())
 }
 
-/// Text columns added after a table's first release, so that tables created
-/// by an older version gain them (`''` means "from before the column").
-const ADDED_COLUMNS: [(&str, &str); 2] = [
-    ("crudauth_sessions", "password_epoch"),
-    ("crudauth_token_families", "password_epoch"),
+/// Columns added after a table's first release, with their definitions, so
+/// that tables created by an older version gain them. Each default reads as
+/// "from before the column": an epoch of `''` and an `authenticated_at` of
+/// 0 match nothing live, so such credentials are neither current nor fresh.
+const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
+    (
+        "crudauth_sessions",
+        "password_epoch",
+        "TEXT NOT NULL DEFAULT ''",
+    ),
+    (
+        "crudauth_token_families",
+        "password_epoch",
+        "TEXT NOT NULL DEFAULT ''",
+    ),
+    ("crudauth_sessions", "mfa", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    (
+        "crudauth_token_families",
+        "mfa",
+        "BOOLEAN NOT NULL DEFAULT FALSE",
+    ),
+    (
+        "crudauth_sessions",
+        "authenticated_at",
+        "BIGINT NOT NULL DEFAULT 0",
+    ),
+    (
+        "crudauth_token_families",
+        "authenticated_at",
+        "BIGINT NOT NULL DEFAULT 0",
+    ),
 ];
 
-async fn add_column<C: ConnectionTrait>(db: &C, table: &str, column: &str) -> Result<(), DbErr> {
+async fn add_column<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     if backend == DatabaseBackend::Postgres {
-        let sql = format!(
-            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} TEXT NOT NULL DEFAULT ''"
-        );
+        let sql = format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}");
         db.execute_unprepared(&sql).await?;
         return Ok(());
     }
@@ -61,7 +90,7 @@ async fn add_column<C: ConnectionTrait>(db: &C, table: &str, column: &str) -> Re
         None => false,
     };
     if !present {
-        let sql = format!("ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT ''");
+        let sql = format!("ALTER TABLE {table} ADD COLUMN {column} {definition}");
         db.execute_unprepared(&sql).await?;
     }
     Ok(())

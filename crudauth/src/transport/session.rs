@@ -76,7 +76,8 @@ impl Transport for SessionTransport {
             sessions::touch(db, &row).await?;
             let mut principal = Principal::for_user(user, Self::NAME);
             principal.session_id = Some(row.id);
-            principal.authenticated_at = Some(row.created_at);
+            principal.mfa = row.mfa;
+            principal.authenticated_at = Some(row.authenticated_at);
             Ok(Some(principal))
         })
     }
