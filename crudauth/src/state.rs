@@ -16,6 +16,7 @@ use crate::config::CrudAuthConfig;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::jwt;
+use crate::mfa::MfaKey;
 use crate::password::Hasher;
 use crate::principal::Principal;
 use crate::store::users::UserStore;
@@ -62,6 +63,8 @@ pub(crate) struct Inner {
     pub hasher: Hasher,
     pub jwt: jwt::Keys,
     pub hooks: Vec<Hook>,
+    /// The key sealing second-factor secrets; `None` turns MFA off.
+    pub mfa: Option<MfaKey>,
 }
 
 /// A function called after an account event.

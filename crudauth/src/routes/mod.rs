@@ -36,6 +36,18 @@ where
         )
         .route("/logout-all", post(management::logout_all))
         .route("/sudo", post(mfa::sudo));
+    if auth.inner.mfa.is_some() {
+        router = router
+            .route("/mfa", get(mfa::status))
+            .route("/mfa/totp/setup", post(mfa::setup).layer(no_store()))
+            .route("/mfa/totp/confirm", post(mfa::confirm).layer(no_store()))
+            .route("/mfa/totp/disable", post(mfa::disable))
+            .route(
+                "/mfa/recovery-codes",
+                post(mfa::recovery_codes).layer(no_store()),
+            )
+            .route("/mfa/verify", post(mfa::verify).layer(no_store()));
+    }
     if auth.inner.config.me_route {
         router = router.route("/me", get(account::me));
     }

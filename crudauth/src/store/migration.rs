@@ -6,7 +6,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::entities::{attempt, family, refresh_token, session};
+use super::entities::{attempt, family, mfa, mfa_challenge, recovery_code, refresh_token, session};
 
 /// Creates every crudauth table and index that does not exist yet.
 pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
@@ -29,6 +29,9 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     one(db, &schema, family::Entity).await?;
     one(db, &schema, refresh_token::Entity).await?;
     one(db, &schema, attempt::Entity).await?;
+    one(db, &schema, mfa::Entity).await?;
+    one(db, &schema, recovery_code::Entity).await?;
+    one(db, &schema, mfa_challenge::Entity).await?;
     for (table, column, definition) in ADDED_COLUMNS {
         add_column(db, table, column, definition).await?;
     }
@@ -143,6 +146,9 @@ impl sea_orm_migration::MigrationTrait for Migration {
     async fn down(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         for table in [
+            "crudauth_mfa_challenges",
+            "crudauth_recovery_codes",
+            "crudauth_mfa",
             "crudauth_attempts",
             "crudauth_refresh_tokens",
             "crudauth_token_families",

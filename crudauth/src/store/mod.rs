@@ -5,6 +5,7 @@
 pub(crate) mod attempts;
 pub(crate) mod entities;
 pub(crate) mod families;
+pub(crate) mod mfa;
 pub(crate) mod migration;
 pub(crate) mod purge;
 pub(crate) mod sessions;
