@@ -10,6 +10,7 @@ mod api_key;
 mod client;
 mod database;
 mod server;
+mod totp;
 
 pub use api_key::ApiKeyTransport;
 pub use client::{
@@ -17,6 +18,7 @@ pub use client::{
 };
 pub use database::{Backend, TestDb, postgres_enabled};
 pub use server::{SECRET, Server, config, start, start_app, start_router, start_through};
+pub use totp::{MFA_KEY, totp_code};
 
 /// Runs each named async test fn (taking a [`Backend`]) on SQLite and on
 /// PostgreSQL.

@@ -1,15 +1,19 @@
-//! Second factor and sudo (SQLite and PostgreSQL): `/sudo` renews a
-//! credential's freshness and counts failures against the lockout; the
-//! proofs ride on the session or token family, and a refresh keeps them.
+//! Second factor and sudo (SQLite and PostgreSQL), each attack sent over a
+//! real socket: enrolment, the login challenge on `/login` and `/token`,
+//! codes and recovery codes used once (also concurrently), dead
+//! challenges, tampered secrets, and `/sudo` renewing a credential's
+//! freshness. Codes are computed from the secret as an authenticator app
+//! would.
 
 use axum::Json;
 use axum::routing::post;
 use crudauth::{Principal, authed};
 use crudauth_tests::{
-    Backend, PASSWORD, Server, assert_error, on_both_backends, start_app, token_pair,
+    Backend, Browser, MFA_KEY, PASSWORD, Server, assert_error, on_both_backends, set_cookies,
+    start_app, token_pair, totp_code,
 };
 use reqwest::{Method, StatusCode};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 #[authed(fresh = "5m")]
@@ -25,7 +29,7 @@ async fn wire_money(user: Principal) -> Json<Value> {
 async fn server(backend: Backend) -> Server {
     start_app(
         backend,
-        |db| example_web_and_api::auth_builder(db, crudauth_tests::config()),
+        |db| example_web_and_api::auth_builder(db, crudauth_tests::config()).mfa_key(MFA_KEY),
         |auth| {
             axum::Router::new()
                 .route("/admin/rotate", post(rotate_keys))
@@ -157,8 +161,406 @@ async fn wrong_sudo_passwords_count_against_the_lockout(backend: Backend) {
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "locked").await;
 }
 
+/// Enrols `email` (already registered) through a password login; returns
+/// the base32 secret and the recovery codes. The confirming code is of the
+/// previous step, leaving the current and next ones to the test.
+async fn enrol(server: &Server, email: &str) -> (String, Vec<String>) {
+    let browser = server.login(email).await;
+    let res = server
+        .with_cookie(Method::POST, "/mfa/totp/setup", &browser)
+        .json(&json!({ "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.unwrap();
+    let secret = body["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 32, "160 bits in base32");
+    let uri = body["otpauth_uri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(uri.contains(&format!("secret={secret}")), "{uri}");
+    assert!(body["qr_svg"].as_str().unwrap().contains("<svg"));
+    let res = server
+        .with_cookie(Method::POST, "/mfa/totp/confirm", &browser)
+        .json(&json!({ "code": "000000" }))
+        .send()
+        .await
+        .unwrap();
+    // (One chance in a million that this is the right code.)
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    let res = server
+        .with_cookie(Method::POST, "/mfa/totp/confirm", &browser)
+        .json(&json!({ "code": totp_code(&secret, -1) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let codes: Vec<String> = body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    (secret, codes)
+}
+
+/// Makes every step up to now usable again, as if the test had waited for
+/// the clock: for tests that need more codes than the window holds.
+async fn forget_used_steps(server: &Server) {
+    server
+        .db
+        .execute_unprepared("UPDATE crudauth_mfa SET last_used_step = 0")
+        .await
+        .unwrap();
+}
+
+/// `/login`'s challenge for an enrolled account.
+async fn login_challenge(server: &Server, email: &str) -> String {
+    let res = server
+        .post_json("/login", json!({ "username": email, "password": PASSWORD }))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(set_cookies(res.headers()).is_empty(), "no credential yet");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["mfa_required"], true, "{body}");
+    assert_eq!(body["expires_in"], 300);
+    assert!(body.get("csrf_token").is_none(), "{body}");
+    body["challenge"].as_str().unwrap().to_owned()
+}
+
+/// `/token`'s challenge for an enrolled account.
+async fn token_challenge(server: &Server, email: &str) -> String {
+    let res = server
+        .post_json("/token", json!({ "username": email, "password": PASSWORD }))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["mfa_required"], true, "{body}");
+    assert!(body.get("access_token").is_none(), "{body}");
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    body["challenge"].as_str().unwrap().to_owned()
+}
+
+async fn verify(server: &Server, challenge: &str, code: &str) -> reqwest::Response {
+    server
+        .post_json(
+            "/mfa/verify",
+            json!({ "challenge": challenge, "code": code }),
+        )
+        .await
+}
+
+async fn both_logins_challenge_and_verify_completes_what_each_started(backend: Backend) {
+    let server = server(backend).await;
+    server.register("ada@example.com").await;
+    let before = server.login("ada@example.com").await;
+    let (secret, recovery) = enrol(&server, "ada@example.com").await;
+    let res = server
+        .with_cookie(Method::GET, "/mfa", &before)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "enabled": true, "recovery_codes_remaining": 10 })
+    );
+
+    // A session from before, established with the password alone.
+    let res = server
+        .as_browser(&before, Method::POST, "/admin/wire", Some(&before.csrf))
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "mfa_required").await;
+
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    let res = verify(&server, &challenge, &totp_code(&secret, 0)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let browser = Browser::from_login(res).await;
+    let res = server
+        .as_browser(&browser, Method::POST, "/admin/wire", Some(&browser.csrf))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // /token challenges too; a recovery code completes it with a token pair.
+    let challenge = token_challenge(&server, "ada@example.com").await;
+    let res = verify(&server, &challenge, &recovery[0].to_uppercase()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (access, refresh) = token_pair(&res.json().await.unwrap());
+    let res = server
+        .with_bearer(Method::POST, "/admin/wire", &access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // A refresh keeps the second factor.
+    let res = server
+        .post_json("/refresh", json!({ "refresh_token": refresh }))
+        .await;
+    let (access, _) = token_pair(&res.json().await.unwrap());
+    let res = server
+        .with_bearer(Method::POST, "/admin/wire", &access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = server.get_bearer("/mfa", &access).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["recovery_codes_remaining"], 9);
+}
+
+async fn a_code_is_accepted_once_even_by_concurrent_requests(backend: Backend) {
+    let server = server(backend).await;
+    server.register("ada@example.com").await;
+    let (secret, _) = enrol(&server, "ada@example.com").await;
+    let code = totp_code(&secret, 1);
+    let first = login_challenge(&server, "ada@example.com").await;
+    assert_eq!(
+        verify(&server, &first, &code).await.status(),
+        StatusCode::OK
+    );
+    // Replayed within its window, on a new challenge.
+    let second = login_challenge(&server, "ada@example.com").await;
+    let res = verify(&server, &second, &code).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    // An earlier step than one accepted is refused as well.
+    let res = verify(&server, &second, &totp_code(&secret, 0)).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+
+    // Concurrently: four challenges, one code, all at once.
+    forget_used_steps(&server).await;
+    let mut challenges = Vec::new();
+    for _ in 0..4 {
+        challenges.push(login_challenge(&server, "ada@example.com").await);
+    }
+    let code = totp_code(&secret, 1);
+    let answers = futures_util::future::join_all(
+        challenges
+            .iter()
+            .map(|challenge| verify(&server, challenge, &code)),
+    )
+    .await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|r| r.status()).collect();
+    let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(won, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST),
+        "{statuses:?}"
+    );
+}
+
+async fn a_recovery_code_works_once(backend: Backend) {
+    let server = server(backend).await;
+    server.register("ada@example.com").await;
+    let (_, recovery) = enrol(&server, "ada@example.com").await;
+    let challenge = token_challenge(&server, "ada@example.com").await;
+    assert_eq!(
+        verify(&server, &challenge, &recovery[3]).await.status(),
+        StatusCode::OK
+    );
+    let challenge = token_challenge(&server, "ada@example.com").await;
+    let res = verify(&server, &challenge, &recovery[3]).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    // Concurrently: of two uses of one code, one wins.
+    let a = token_challenge(&server, "ada@example.com").await;
+    let b = token_challenge(&server, "ada@example.com").await;
+    let (x, y) = tokio::join!(
+        verify(&server, &a, &recovery[4]),
+        verify(&server, &b, &recovery[4])
+    );
+    let mut statuses = [x.status(), y.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::BAD_REQUEST]);
+}
+
+async fn dead_challenges_are_refused(backend: Backend) {
+    let server = server(backend).await;
+    server.register("ada@example.com").await;
+    let (secret, recovery) = enrol(&server, "ada@example.com").await;
+    // Used twice.
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    assert_eq!(
+        verify(&server, &challenge, &totp_code(&secret, 0))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let res = verify(&server, &challenge, &recovery[0]).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // Expired.
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    server
+        .db
+        .execute_unprepared("UPDATE crudauth_mfa_challenges SET expires_at = expires_at - 301")
+        .await
+        .unwrap();
+    let res = verify(&server, &challenge, &recovery[0]).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // Garbage.
+    let res = verify(&server, "not-a-challenge", &recovery[0]).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // Five wrong codes end it: the right code afterwards is refused.
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    for _ in 0..5 {
+        let res = verify(&server, &challenge, "000000").await;
+        assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    }
+    let res = verify(&server, &challenge, &recovery[0]).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // And the wrong codes counted against the account's lockout.
+    let res = server
+        .post_json(
+            "/login",
+            json!({ "username": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "locked").await;
+}
+
+async fn a_challenge_takes_only_its_own_accounts_codes(backend: Backend) {
+    let server = server(backend).await;
+    let ada = server.register("ada@example.com").await;
+    server.register("bob@example.com").await;
+    let (_, ada_recovery) = enrol(&server, "ada@example.com").await;
+    let (bob_secret, bob_recovery) = enrol(&server, "bob@example.com").await;
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    let res = verify(&server, &challenge, &totp_code(&bob_secret, 0)).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    let res = verify(&server, &challenge, &bob_recovery[0]).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    let res = verify(&server, &challenge, &ada_recovery[0]).await;
+    assert_eq!(Browser::from_login(res).await.user_id, ada);
+}
+
+/// The sealed secret of user `id`, as stored.
+async fn stored_secret(server: &Server, id: &Value) -> String {
+    let row = server
+        .db
+        .query_one_raw(Statement::from_string(
+            server.db.get_database_backend(),
+            format!("SELECT secret FROM crudauth_mfa WHERE user_id = '{id}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<String>("", "secret").unwrap()
+}
+
+async fn store_secret(server: &Server, id: &Value, sealed: &str) {
+    server
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE crudauth_mfa SET secret = '{sealed}' WHERE user_id = '{id}'"
+        ))
+        .await
+        .unwrap();
+}
+
+async fn a_tampered_secret_fails_closed(backend: Backend) {
+    let server = server(backend).await;
+    let ada = server.register("ada@example.com").await;
+    let bob = server.register("bob@example.com").await;
+    let (secret, _) = enrol(&server, "ada@example.com").await;
+    let (bob_secret, _) = enrol(&server, "bob@example.com").await;
+    // Bob's sealed secret copied onto Ada's row: sealed for another user,
+    // it does not open, so neither secret's codes pass.
+    let bobs = stored_secret(&server, &bob).await;
+    store_secret(&server, &ada, &bobs).await;
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    let res = verify(&server, &challenge, &totp_code(&bob_secret, 0)).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    let res = verify(&server, &challenge, &totp_code(&secret, 0)).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    // One character of Bob's ciphertext changed.
+    let mut altered: Vec<char> = bobs.chars().collect();
+    altered[20] = if altered[20] == 'A' { 'B' } else { 'A' };
+    let altered: String = altered.into_iter().collect();
+    store_secret(&server, &bob, &altered).await;
+    let challenge = login_challenge(&server, "bob@example.com").await;
+    let res = verify(&server, &challenge, &totp_code(&bob_secret, 0)).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    // Restored, it opens again: the refusals were the tampering's.
+    store_secret(&server, &bob, &bobs).await;
+    let res = verify(&server, &challenge, &totp_code(&bob_secret, 0)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+async fn disabling_needs_a_fresh_proof_and_a_code(backend: Backend) {
+    let server = server(backend).await;
+    server.register("ada@example.com").await;
+    let (secret, _) = enrol(&server, "ada@example.com").await;
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    let browser =
+        Browser::from_login(verify(&server, &challenge, &totp_code(&secret, 0)).await).await;
+    age_proofs(&server, 600).await;
+    forget_used_steps(&server).await;
+    for path in ["/mfa/totp/disable", "/mfa/recovery-codes"] {
+        let res = server
+            .with_cookie(Method::POST, path, &browser)
+            .json(&json!({ "code": totp_code(&secret, 0) }))
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    }
+    let res = server
+        .with_cookie(Method::POST, "/sudo", &browser)
+        .json(&json!({ "code": totp_code(&secret, 0) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = server
+        .with_cookie(Method::POST, "/mfa/recovery-codes", &browser)
+        .json(&json!({ "code": totp_code(&secret, 1) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let fresh: Value = res.json().await.unwrap();
+    let fresh = fresh["recovery_codes"][0].as_str().unwrap().to_owned();
+    let res = server
+        .with_cookie(Method::POST, "/mfa/totp/disable", &browser)
+        .json(&json!({ "code": "000000" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    let res = server
+        .with_cookie(Method::POST, "/mfa/totp/disable", &browser)
+        .json(&json!({ "code": fresh }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = server
+        .with_cookie(Method::GET, "/mfa", &browser)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "enabled": false, "recovery_codes_remaining": 0 })
+    );
+    // The password alone signs in again.
+    server.login("ada@example.com").await;
+}
+
 on_both_backends!(
     sudo_makes_an_old_sign_in_fresh_again,
     a_refresh_keeps_the_last_proof,
     wrong_sudo_passwords_count_against_the_lockout,
+    both_logins_challenge_and_verify_completes_what_each_started,
+    a_code_is_accepted_once_even_by_concurrent_requests,
+    a_recovery_code_works_once,
+    dead_challenges_are_refused,
+    a_challenge_takes_only_its_own_accounts_codes,
+    a_tampered_secret_fails_closed,
+    disabling_needs_a_fresh_proof_and_a_code,
 );
