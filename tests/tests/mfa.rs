@@ -552,7 +552,99 @@ async fn disabling_needs_a_fresh_proof_and_a_code(backend: Backend) {
     server.login("ada@example.com").await;
 }
 
+async fn tables_from_before_gain_the_columns_as_neither_fresh_nor_second_factor(backend: Backend) {
+    let server = server(backend).await;
+    let ada = server.register("ada@example.com").await;
+    for sql in [
+        "DROP TABLE crudauth_sessions",
+        "DROP TABLE crudauth_token_families",
+        "CREATE TABLE crudauth_sessions (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, \
+         user_id TEXT NOT NULL, created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL, \
+         idle_secs BIGINT NOT NULL, expires_at BIGINT NOT NULL, ip TEXT, user_agent TEXT)",
+        "CREATE TABLE crudauth_token_families (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
+         scope TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, \
+         revoked_at BIGINT)",
+        "INSERT INTO crudauth_token_families VALUES ('old', '1', '', 0, 4102444800, NULL)",
+    ] {
+        server.db.execute_unprepared(sql).await.unwrap();
+    }
+    server.auth.migrate().await.unwrap();
+    let row = server
+        .db
+        .query_one_raw(Statement::from_string(
+            server.db.get_database_backend(),
+            "SELECT mfa, authenticated_at FROM crudauth_token_families WHERE id = 'old'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!row.try_get::<bool>("", "mfa").unwrap());
+    assert_eq!(row.try_get::<i64>("", "authenticated_at").unwrap(), 0);
+    // New logins carry both columns.
+    let browser = server.login("ada@example.com").await;
+    assert_eq!(browser.user_id, ada);
+    let res = server
+        .as_browser(&browser, Method::POST, "/admin/rotate", Some(&browser.csrf))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let access = server.access_token("ada@example.com").await;
+    let res = server
+        .with_bearer(Method::POST, "/admin/wire", &access)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::FORBIDDEN, "mfa_required").await;
+}
+
+async fn without_an_mfa_key_the_second_factor_routes_are_off(backend: Backend) {
+    let server = crudauth_tests::start(backend, |b| b).await;
+    server.register("ada@example.com").await;
+    let browser = server.login("ada@example.com").await;
+    for path in ["/mfa/totp/setup", "/mfa/verify"] {
+        let res = server
+            .with_cookie(Method::POST, path, &browser)
+            .json(&json!({ "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    // Sudo by password stays; by code there is nothing to check.
+    let res = server
+        .with_cookie(Method::POST, "/sudo", &browser)
+        .json(&json!({ "code": "123456" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
+#[tokio::test]
+async fn build_refuses_an_mfa_key_that_is_the_secret_key_or_not_32_bytes() {
+    let builder = || async {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        example_web_and_api::auth_builder(db, crudauth_tests::config())
+    };
+    let secret = crudauth_tests::SECRET;
+    for key in [&secret[..32], secret, &MFA_KEY[..31], &[0u8; 33][..]] {
+        let err = builder().await.mfa_key(key).build().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                crudauth::ConfigError::Invalid {
+                    setting: "mfa_key",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    builder().await.mfa_key(MFA_KEY).build().unwrap();
+}
+
 on_both_backends!(
+    tables_from_before_gain_the_columns_as_neither_fresh_nor_second_factor,
+    without_an_mfa_key_the_second_factor_routes_are_off,
     sudo_makes_an_old_sign_in_fresh_again,
     a_refresh_keeps_the_last_proof,
     wrong_sudo_passwords_count_against_the_lockout,
