@@ -642,7 +642,49 @@ async fn build_refuses_an_mfa_key_that_is_the_secret_key_or_not_32_bytes() {
     builder().await.mfa_key(MFA_KEY).build().unwrap();
 }
 
+async fn the_example_rotate_route_needs_a_second_factor_and_a_fresh_proof(backend: Backend) {
+    let server = server(backend).await;
+    server.register("ada@example.com").await;
+    let password_only = server.login("ada@example.com").await;
+    let (secret, _) = enrol(&server, "ada@example.com").await;
+    let rotate = |browser: &Browser| {
+        server
+            .with_cookie(Method::POST, "/api/admin/rotate", browser)
+            .send()
+    };
+    let res = rotate(&password_only).await.unwrap();
+    assert_error(res, StatusCode::FORBIDDEN, "mfa_required").await;
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    let browser =
+        Browser::from_login(verify(&server, &challenge, &totp_code(&secret, 0)).await).await;
+    let res = rotate(&browser).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    age_proofs(&server, 301).await;
+    let res = rotate(&browser).await.unwrap();
+    assert_error(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    let res = server
+        .with_cookie(Method::POST, "/sudo", &browser)
+        .json(&json!({ "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = rotate(&browser).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Sudo renews freshness, not the second factor.
+    let res = server
+        .with_cookie(Method::POST, "/sudo", &password_only)
+        .json(&json!({ "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = rotate(&password_only).await.unwrap();
+    assert_error(res, StatusCode::FORBIDDEN, "mfa_required").await;
+}
+
 on_both_backends!(
+    the_example_rotate_route_needs_a_second_factor_and_a_fresh_proof,
     tables_from_before_gain_the_columns_as_neither_fresh_nor_second_factor,
     without_an_mfa_key_the_second_factor_routes_are_off,
     sudo_makes_an_old_sign_in_fresh_again,

@@ -1,6 +1,7 @@
 //! `cargo run -p example-web-and-api`: the web-and-API recipe on
 //! `CRUDAUTH_ADDR` (default 127.0.0.1:3000) with `DATABASE_URL` (default an
-//! in-memory SQLite database).
+//! in-memory SQLite database). `CRUDAUTH_MFA_KEY` (32 bytes, base64) turns
+//! the second factor on.
 
 use crudauth::CrudAuthConfig;
 use example_web_and_api::{app, auth_builder, connect, serve};
