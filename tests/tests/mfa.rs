@@ -683,7 +683,86 @@ async fn the_example_rotate_route_needs_a_second_factor_and_a_fresh_proof(backen
     assert_error(res, StatusCode::FORBIDDEN, "mfa_required").await;
 }
 
+#[authed]
+async fn plain(user: Principal) -> Json<Value> {
+    Json(json!({ "by": user.user_id }))
+}
+
+#[authed(mfa, fresh = "5m")]
+async fn guarded(user: Principal) -> Json<Value> {
+    Json(json!({ "by": user.user_id }))
+}
+
+/// The measurement the issue asks for: statements sent to the database by
+/// a request to a plain `#[authed]` route and by one to an
+/// `#[authed(mfa, fresh = "5m")]` route, counted with SeaORM's metric
+/// callback on the server's own connection. The flags ride on the session
+/// or family row the transport loads anyway, so the counts are equal.
+async fn mfa_and_fresh_gates_cost_no_extra_query(backend: Backend) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    let server = start_app(
+        backend,
+        move |mut db| {
+            db.set_metric_callback(move |_| {
+                counter.fetch_add(1, SeqCst);
+            });
+            example_web_and_api::auth_builder(db, crudauth_tests::config()).mfa_key(MFA_KEY)
+        },
+        |auth| {
+            axum::Router::new()
+                .route("/plain", post(plain))
+                .route("/guarded", post(guarded))
+                .with_state(auth.clone())
+        },
+    )
+    .await;
+    server.register("ada@example.com").await;
+    let (secret, recovery) = enrol(&server, "ada@example.com").await;
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    let browser =
+        Browser::from_login(verify(&server, &challenge, &totp_code(&secret, 0)).await).await;
+    let challenge = token_challenge(&server, "ada@example.com").await;
+    let res = verify(&server, &challenge, &recovery[0]).await;
+    let (access, _) = token_pair(&res.json().await.unwrap());
+    const N: usize = 20;
+    let mut per_request = Vec::new();
+    for path in ["/plain", "/guarded"] {
+        let before = statements.load(SeqCst);
+        for _ in 0..N {
+            let res = server
+                .with_cookie(Method::POST, path, &browser)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+        let session = statements.load(SeqCst) - before;
+        let before = statements.load(SeqCst);
+        for _ in 0..N {
+            let res = server
+                .with_bearer(Method::POST, path, &access)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+        let bearer = statements.load(SeqCst) - before;
+        eprintln!(
+            "{backend:?} {path}: {} statements per session request, {} per bearer request",
+            session as f64 / N as f64,
+            bearer as f64 / N as f64
+        );
+        per_request.push((session, bearer));
+    }
+    assert_eq!(per_request[0], per_request[1], "plain vs guarded");
+    assert_eq!(per_request[0], (N, N), "one statement per request");
+}
+
 on_both_backends!(
+    mfa_and_fresh_gates_cost_no_extra_query,
     the_example_rotate_route_needs_a_second_factor_and_a_fresh_proof,
     tables_from_before_gain_the_columns_as_neither_fresh_nor_second_factor,
     without_an_mfa_key_the_second_factor_routes_are_off,
