@@ -72,6 +72,16 @@ impl Limit {
             forgotten_on_success: true,
         }
     }
+
+    /// Wrong second-factor codes of an account. Only a code that passes
+    /// clears it, not a password: otherwise someone holding the password
+    /// could sign in again before each lock and guess codes without end.
+    fn second_factor(auth: &CrudAuth, id: &UserId) -> Self {
+        Self {
+            key: format!("2fa:{}", &digest(&id.to_string())[..32]),
+            ..Self::account(auth, id)
+        }
+    }
 }
 
 /// The lock length after `locks` earlier locks: base, doubling, capped.
@@ -164,18 +174,22 @@ pub(crate) async fn guarded_password(
     id: &UserId,
     password: String,
 ) -> Result<LoadedUser, AuthError> {
-    guarded_account(auth, id, credentials::check_password(auth, user, password)).await
+    let held = [admit(auth, Limit::account(auth, id)).await?];
+    let outcome = credentials::check_password(auth, user, password).await;
+    settle(auth, &held, outcome).await
 }
 
-/// Any proof of an account (a password, a second-factor code) behind the
-/// account's lockout: `check` runs only while the account is not locked,
-/// and its `InvalidCredentials` or `InvalidCode` counts as a failure.
-pub(crate) async fn guarded_account<T>(
+/// A second-factor code check behind the account's lockout and the
+/// account's own budget of wrong codes; `InvalidCode` counts against both.
+pub(crate) async fn guarded_code<T>(
     auth: &CrudAuth,
     id: &UserId,
     check: impl Future<Output = Result<T, AuthError>>,
 ) -> Result<T, AuthError> {
-    let held = [admit(auth, Limit::account(auth, id)).await?];
+    let held = [
+        admit(auth, Limit::account(auth, id)).await?,
+        admit(auth, Limit::second_factor(auth, id)).await?,
+    ];
     let outcome = check.await;
     settle(auth, &held, outcome).await
 }

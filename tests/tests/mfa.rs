@@ -13,7 +13,7 @@ use crudauth_tests::{
     start_app, token_pair, totp_code,
 };
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
 #[authed(fresh = "5m")]
@@ -330,8 +330,14 @@ async fn a_code_is_accepted_once_even_by_concurrent_requests(backend: Backend) {
     let res = verify(&server, &second, &totp_code(&secret, 0)).await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
 
-    // Concurrently: four challenges, one code, all at once.
+    // Concurrently: four challenges, one code, all at once; with a fresh
+    // lockout budget, so that only the race decides.
     forget_used_steps(&server).await;
+    server
+        .db
+        .execute_unprepared("DELETE FROM crudauth_attempts")
+        .await
+        .unwrap();
     let mut challenges = Vec::new();
     for _ in 0..4 {
         challenges.push(login_challenge(&server, "ada@example.com").await);
@@ -419,6 +425,25 @@ async fn dead_challenges_are_refused(backend: Backend) {
             json!({ "username": "ada@example.com", "password": PASSWORD }),
         )
         .await;
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "locked").await;
+}
+
+async fn signing_in_again_does_not_reset_the_budget_of_wrong_codes(backend: Backend) {
+    let server = server(backend).await;
+    server.register("ada@example.com").await;
+    let (secret, _) = enrol(&server, "ada@example.com").await;
+    // Someone holding the password signs in again before each lock...
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    for _ in 0..4 {
+        let res = verify(&server, &challenge, "000000").await;
+        assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    }
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    let res = verify(&server, &challenge, "000000").await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
+    // ...and is locked out of codes all the same, the right one included.
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    let res = verify(&server, &challenge, &totp_code(&secret, 0)).await;
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "locked").await;
 }
 
@@ -555,6 +580,7 @@ async fn disabling_needs_a_fresh_proof_and_a_code(backend: Backend) {
 async fn tables_from_before_gain_the_columns_as_neither_fresh_nor_second_factor(backend: Backend) {
     let server = server(backend).await;
     let ada = server.register("ada@example.com").await;
+    let txn = server.db.begin().await.unwrap();
     for sql in [
         "DROP TABLE crudauth_sessions",
         "DROP TABLE crudauth_token_families",
@@ -566,8 +592,11 @@ async fn tables_from_before_gain_the_columns_as_neither_fresh_nor_second_factor(
          revoked_at BIGINT)",
         "INSERT INTO crudauth_token_families VALUES ('old', '1', '', 0, 4102444800, NULL)",
     ] {
-        server.db.execute_unprepared(sql).await.unwrap();
+        // One connection for the whole change, so that no pooled SQLite
+        // connection runs a step against the schema of before.
+        txn.execute_unprepared(sql).await.unwrap();
     }
+    txn.commit().await.unwrap();
     server.auth.migrate().await.unwrap();
     let row = server
         .db
@@ -774,6 +803,7 @@ on_both_backends!(
     a_recovery_code_works_once,
     dead_challenges_are_refused,
     a_challenge_takes_only_its_own_accounts_codes,
+    signing_in_again_does_not_reset_the_budget_of_wrong_codes,
     a_tampered_secret_fails_closed,
     disabling_needs_a_fresh_proof_and_a_code,
 );

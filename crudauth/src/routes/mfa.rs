@@ -181,7 +181,7 @@ pub(super) async fn sudo(
                 .ok_or(AuthError::InvalidCredentials)?;
             let owner = id.to_string();
             let check = check_code(&auth, key, &owner, &code);
-            match lockout::guarded_account(&auth, id, check).await {
+            match lockout::guarded_code(&auth, id, check).await {
                 Err(AuthError::InvalidCode) => return Err(AuthError::InvalidCredentials),
                 other => other?,
             }
@@ -272,7 +272,7 @@ pub(super) async fn confirm(
         txn.commit().await?;
         Ok(codes)
     };
-    let codes = lockout::guarded_account(&auth, &principal.user_id, check).await?;
+    let codes = lockout::guarded_code(&auth, &principal.user_id, check).await?;
     Ok(Json(json!({ "recovery_codes": codes })).into_response())
 }
 
@@ -285,7 +285,7 @@ pub(super) async fn disable(
     require_fresh(&principal, FRESH_SECS)?;
     let owner = principal.user_id.to_string();
     let check = check_code(&auth, key, &owner, &form.code);
-    lockout::guarded_account(&auth, &principal.user_id, check).await?;
+    lockout::guarded_code(&auth, &principal.user_id, check).await?;
     let txn = db_store::begin_write(&auth.inner.db).await?;
     store::disable(&txn, &owner).await?;
     txn.commit().await?;
@@ -301,7 +301,7 @@ pub(super) async fn recovery_codes(
     require_fresh(&principal, FRESH_SECS)?;
     let owner = principal.user_id.to_string();
     let check = check_code(&auth, key, &owner, &form.code);
-    lockout::guarded_account(&auth, &principal.user_id, check).await?;
+    lockout::guarded_code(&auth, &principal.user_id, check).await?;
     let txn = db_store::begin_write(&auth.inner.db).await?;
     let codes = new_recovery_codes(&txn, key, &owner).await?;
     txn.commit().await?;
@@ -339,7 +339,7 @@ pub(super) async fn verify(
         return Err(DEAD_CHALLENGE);
     };
     let check = check_code(&auth, key, &row.user_id, &form.code);
-    match lockout::guarded_account(&auth, &id, check).await {
+    match lockout::guarded_code(&auth, &id, check).await {
         Err(AuthError::InvalidCode) => {
             store::challenge_failed(db, &row.token_hash).await?;
             return Err(AuthError::InvalidCode);
