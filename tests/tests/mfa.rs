@@ -407,6 +407,18 @@ async fn dead_challenges_are_refused(backend: Backend) {
         .unwrap();
     let res = verify(&server, &challenge, &recovery[0]).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // The purge takes expired challenges away.
+    assert!(server.auth.purge().await.unwrap() >= 1);
+    let left = server
+        .db
+        .query_one_raw(Statement::from_string(
+            server.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM crudauth_mfa_challenges",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(left.try_get::<i64>("", "n").unwrap(), 0);
     // Garbage.
     let res = verify(&server, "not-a-challenge", &recovery[0]).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
@@ -445,6 +457,23 @@ async fn signing_in_again_does_not_reset_the_budget_of_wrong_codes(backend: Back
     let challenge = login_challenge(&server, "ada@example.com").await;
     let res = verify(&server, &challenge, &totp_code(&secret, 0)).await;
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "locked").await;
+}
+
+async fn a_password_change_ends_a_pending_challenge(backend: Backend) {
+    let server = server(backend).await;
+    server.register("ada@example.com").await;
+    let before = server.login("ada@example.com").await;
+    let (secret, _) = enrol(&server, "ada@example.com").await;
+    let challenge = login_challenge(&server, "ada@example.com").await;
+    let res = server
+        .with_cookie(Method::POST, "/change-password", &before)
+        .json(&json!({ "current_password": PASSWORD, "new_password": "another long password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = verify(&server, &challenge, &totp_code(&secret, 0)).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
 async fn a_challenge_takes_only_its_own_accounts_codes(backend: Backend) {
@@ -804,6 +833,7 @@ on_both_backends!(
     dead_challenges_are_refused,
     a_challenge_takes_only_its_own_accounts_codes,
     signing_in_again_does_not_reset_the_budget_of_wrong_codes,
+    a_password_change_ends_a_pending_challenge,
     a_tampered_secret_fails_closed,
     disabling_needs_a_fresh_proof_and_a_code,
 );
