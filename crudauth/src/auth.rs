@@ -16,6 +16,7 @@ use crate::error::ConfigError;
 use crate::events::AuthEvent;
 use crate::layer::AuthLayer;
 use crate::mail::{EmailSender, Mailer, SmtpSender};
+use crate::mfa::MfaKey;
 use crate::password::Hasher;
 use crate::principal::UserId;
 use crate::state::{ChainEntry, CrudAuth, Hook, Inner, Transport};
@@ -171,7 +172,8 @@ impl CrudAuth {
             + purged.families
             + purged.refresh_tokens
             + purged.attempts
-            + purged.one_time_tokens)
+            + purged.one_time_tokens
+            + purged.challenges)
     }
 }
 
@@ -324,10 +326,24 @@ impl CrudAuthBuilder {
     /// wins; a given key is never dropped for a generated one.
     pub fn config(mut self, config: CrudAuthConfig) -> Self {
         let secret = self.config.secret_key.take();
+        let mfa_key = self.config.mfa_key.take();
         self.config = config;
         if self.config.secret_key.is_none() {
             self.config.secret_key = secret;
         }
+        if self.config.mfa_key.is_none() {
+            self.config.mfa_key = mfa_key;
+        }
+        self
+    }
+
+    /// The key that seals second-factor (TOTP) secrets at rest: exactly 32
+    /// bytes, and not the secret key. With it, the `/mfa` routes are
+    /// served and enrolled accounts must pass their second factor at login.
+    /// Like the secret key, it is kept across a later
+    /// [`config`](Self::config) that holds none.
+    pub fn mfa_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.config.mfa_key = Some(key.as_ref().to_vec());
         self
     }
 
@@ -473,8 +489,9 @@ impl CrudAuthBuilder {
     /// handlers narrowed to a transport that is not enabled, a lockout
     /// count, window or base lock of 0, a zero lifetime or timeout, a
     /// duration over 100 years, a mail sender without a public origin (the
-    /// links need it), an unusable `smtp_url`, and a public origin that is not
-    /// `scheme://host[:port]`.
+    /// links need it), an unusable `smtp_url`, a public origin that is not
+    /// `scheme://host[:port]`, and an MFA key that is not 32 bytes or is the
+    /// secret key.
     pub fn build(self) -> Result<CrudAuth, ConfigError> {
         let db = self.db.ok_or(ConfigError::MissingDatabase)?;
         let users = self.users.ok_or(ConfigError::MissingUserModel)?;
@@ -517,6 +534,20 @@ impl CrudAuthBuilder {
                          `.public_origin(..)` when a mail sender is configured",
             });
         }
+        let mfa = match config.mfa_key.as_deref() {
+            None => None,
+            // A key shared with token signing would let one leak open both.
+            Some(key) if key == secret.as_slice() || secret.starts_with(key) => {
+                return Err(ConfigError::Invalid {
+                    setting: "mfa_key",
+                    reason: "must differ from the secret key (generate one with `openssl rand -base64 32`)",
+                });
+            }
+            Some(key) => Some(MfaKey::new(key).ok_or(ConfigError::Invalid {
+                setting: "mfa_key",
+                reason: "must be exactly 32 bytes",
+            })?),
+        };
         let jwt = jwt::Keys::new(&secret, &config)?;
         let cache = PrincipalCache::new(config.cache_ttl, config.cache_capacity);
         let auth = CrudAuth {
@@ -536,6 +567,7 @@ impl CrudAuthBuilder {
                 mail: Mailer::new(email_sender),
                 #[cfg(feature = "oidc")]
                 oidc: self.oidc,
+                mfa,
             }),
         };
         spawn_purge(&auth);

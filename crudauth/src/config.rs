@@ -70,6 +70,9 @@ impl Default for LockoutPolicy {
 pub struct CrudAuthConfig {
     /// Key for signing tokens and deriving CSRF tokens (at least 32 bytes).
     pub secret_key: Option<Vec<u8>>,
+    /// Key sealing second-factor secrets (exactly 32 bytes, not the secret
+    /// key). Unset, the second-factor routes are off.
+    pub mfa_key: Option<Vec<u8>>,
     /// Cookie attributes.
     pub cookies: CookiePolicy,
     /// Access-token lifetime (default 15 min).
@@ -136,6 +139,7 @@ impl std::fmt::Debug for CrudAuthConfig {
                 "secret_key",
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("mfa_key", &self.mfa_key.as_ref().map(|_| "<redacted>"))
             .field("cookies", &self.cookies)
             .field("access_ttl", &self.access_ttl)
             .field("session_idle", &self.session_idle)
@@ -152,6 +156,7 @@ impl Default for CrudAuthConfig {
     fn default() -> Self {
         Self {
             secret_key: None,
+            mfa_key: None,
             cookies: CookiePolicy::default(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -252,6 +257,7 @@ impl<F: Fn(&'static str) -> Option<String>> Env<F> {
 impl CrudAuthConfig {
     /// Reads the `CRUDAUTH_*` environment variables over the defaults.
     ///
+    /// `CRUDAUTH_MFA_KEY` (32 bytes in base64) turns the second factor on.
     /// `CRUDAUTH_SECRET_KEY` unset leaves [`secret_key`](Self::secret_key)
     /// `None`: a key given to the builder before or after
     /// [`CrudAuthBuilder::config`](crate::CrudAuthBuilder::config) is then
@@ -261,8 +267,8 @@ impl CrudAuthConfig {
     /// # Errors
     ///
     /// [`ConfigError::BadEnv`] naming the variable when it holds something
-    /// unusable: not a number, a lockout count, window or base lock of 0, or
-    /// a duration over 100 years.
+    /// unusable: not a number, a lockout count, window or base lock of 0, a
+    /// duration over 100 years, or an MFA key that is not 32 bytes of base64.
     ///
     /// # Examples
     ///
@@ -278,6 +284,21 @@ impl CrudAuthConfig {
         let env = Env(lookup);
         let defaults = Self::default();
         let secret_key = env.var("CRUDAUTH_SECRET_KEY").map(String::into_bytes);
+        let mfa_key = match env.var("CRUDAUTH_MFA_KEY") {
+            None => None,
+            Some(value) => {
+                use base64::Engine;
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(value.trim())
+                    .ok()
+                    .filter(|key| key.len() == 32);
+                Some(decoded.ok_or(ConfigError::BadEnv {
+                    name: "CRUDAUTH_MFA_KEY",
+                    value: "<redacted>".to_owned(),
+                    reason: "expected 32 bytes in base64 (generate one with `openssl rand -base64 32`)",
+                })?)
+            }
+        };
         let insecure = match env
             .var("CRUDAUTH_INSECURE_COOKIES")
             .as_deref()
@@ -322,6 +343,7 @@ impl CrudAuthConfig {
             .unwrap_or_default();
         Ok(Self {
             secret_key,
+            mfa_key,
             cookies: if insecure {
                 CookiePolicy::insecure()
             } else {
@@ -448,6 +470,19 @@ mod tests {
         assert_eq!(from(&[]).unwrap().secret_key, None);
         let config = from(&[("CRUDAUTH_SECRET_KEY", "k".repeat(40).as_str())]).unwrap();
         assert_eq!(config.secret_key, Some(b"k".repeat(40)));
+    }
+
+    #[test]
+    fn the_mfa_key_is_32_bytes_of_base64() {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let config = from(&[("CRUDAUTH_MFA_KEY", key)]).unwrap();
+        assert_eq!(config.mfa_key, Some((0u8..32).collect::<Vec<_>>()));
+        for bad in ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd", "not base64!"] {
+            assert_eq!(
+                refused_variable(&[("CRUDAUTH_MFA_KEY", bad)]),
+                "CRUDAUTH_MFA_KEY"
+            );
+        }
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub enum AuthError {
     /// matches the account.
     #[error("this link is invalid, already used or expired; request a new one")]
     InvalidLink,
+    /// 400: a second-factor code (or recovery code) was refused.
+    #[error("invalid or already used code")]
+    InvalidCode,
     /// 401: no usable credential on a guarded route.
     #[error("authentication required")]
     Unauthenticated,
@@ -126,6 +129,9 @@ pub enum AuthError {
     /// 405: wrong method on a known route.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 409: a second factor is already enabled; disable it first.
+    #[error("two-factor authentication is already enabled")]
+    MfaAlreadyEnabled,
     /// 409: duplicate email or username.
     #[error("a user with this email or username is already registered")]
     AlreadyRegistered,
@@ -180,7 +186,7 @@ impl AuthError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::InvalidLink => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::InvalidLink | Self::InvalidCode => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidToken(_) => {
                 StatusCode::UNAUTHORIZED
             }
@@ -193,7 +199,7 @@ impl AuthError {
             | Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::AlreadyRegistered => StatusCode::CONFLICT,
+            Self::AlreadyRegistered | Self::MfaAlreadyEnabled => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -213,6 +219,7 @@ impl AuthError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
+            Self::InvalidCode => "invalid_code",
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidToken(_) | Self::InvalidLink => "invalid_token",
@@ -226,6 +233,7 @@ impl AuthError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::AlreadyRegistered => "already_registered",
+            Self::MfaAlreadyEnabled => "mfa_already_enabled",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Invalid(_) => "invalid",

@@ -50,6 +50,19 @@ pub fn transport_id<T: Transport>() -> TypeId {
     TypeId::of::<T>()
 }
 
+/// The freshness gate: the principal's last password or second-factor proof
+/// is at most `secs` old.
+pub(crate) fn require_fresh(principal: &Principal, secs: i64) -> Result<(), AuthError> {
+    let age = principal
+        .authenticated_at
+        .map(|at| crate::tokens::now().saturating_sub(at));
+    if age.is_some_and(|age| (0..=secs).contains(&age)) {
+        Ok(())
+    } else {
+        Err(AuthError::ReauthenticationRequired)
+    }
+}
+
 /// The verdict of a `check` gate.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
 
@@ -162,12 +175,7 @@ pub async fn run_guard<G: GuardSpec>(
         return Err(AuthError::MfaRequired);
     }
     if G::FRESH_SECS > 0 {
-        let age = principal
-            .authenticated_at
-            .map(|at| crate::tokens::now().saturating_sub(at));
-        if !age.is_some_and(|age| (0..=G::FRESH_SECS as i64).contains(&age)) {
-            return Err(AuthError::ReauthenticationRequired);
-        }
+        require_fresh(&principal, G::FRESH_SECS as i64)?;
     }
     if !principal.has_scopes(G::SCOPES) {
         return Err(AuthError::InsufficientScope(G::SCOPES.join(" ")));

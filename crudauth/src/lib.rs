@@ -62,6 +62,7 @@ mod error;
 mod origin;
 mod config;
 mod tokens;
+mod mfa;
 mod principal;
 mod events;
 mod mail;

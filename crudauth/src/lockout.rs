@@ -72,6 +72,16 @@ impl Limit {
             forgotten_on_success: true,
         }
     }
+
+    /// Wrong second-factor codes of an account. Only a code that passes
+    /// clears it, not a password: otherwise someone holding the password
+    /// could sign in again before each lock and guess codes without end.
+    fn second_factor(auth: &CrudAuth, id: &UserId) -> Self {
+        Self {
+            key: format!("2fa:{}", &digest(&id.to_string())[..32]),
+            ..Self::account(auth, id)
+        }
+    }
 }
 
 /// The lock length after `locks` earlier locks: base, doubling, capped.
@@ -119,13 +129,13 @@ async fn settle<T>(
             }
             Ok(value)
         }
-        Err(AuthError::InvalidCredentials) => {
+        Err(failed @ (AuthError::InvalidCredentials | AuthError::InvalidCode)) => {
             for (limit, counter) in held {
                 if counter.count >= limit.attempts {
                     lock(db, &limit.key, now() + lock_secs(auth, counter.locks)).await?;
                 }
             }
-            Err(AuthError::InvalidCredentials)
+            Err(failed)
         }
         Err(other) => Err(other),
     }
@@ -166,6 +176,21 @@ pub(crate) async fn guarded_password(
 ) -> Result<LoadedUser, AuthError> {
     let held = [admit(auth, Limit::account(auth, id)).await?];
     let outcome = credentials::check_password(auth, user, password).await;
+    settle(auth, &held, outcome).await
+}
+
+/// A second-factor code check behind the account's lockout and the
+/// account's own budget of wrong codes; `InvalidCode` counts against both.
+pub(crate) async fn guarded_code<T>(
+    auth: &CrudAuth,
+    id: &UserId,
+    check: impl Future<Output = Result<T, AuthError>>,
+) -> Result<T, AuthError> {
+    let held = [
+        admit(auth, Limit::account(auth, id)).await?,
+        admit(auth, Limit::second_factor(auth, id)).await?,
+    ];
+    let outcome = check.await;
     settle(auth, &held, outcome).await
 }
 

@@ -98,9 +98,10 @@ pub struct Principal {
     /// Whether this session or token family was established with a second
     /// factor (`#[authed(mfa)]` requires it).
     pub mfa: bool,
-    /// Unix seconds of the last password proof behind this credential (its
-    /// login, or the password change that renewed it); `#[authed(fresh =
-    /// "5m")]` requires it recent. `None` when the transport cannot tell.
+    /// Unix seconds of the last password or second-factor proof behind this
+    /// credential (its login, then each `POST /sudo` or password change);
+    /// `#[authed(fresh = "5m")]` requires it recent. `None` when the
+    /// transport cannot tell.
     pub authenticated_at: Option<i64>,
     #[serde(skip)]
     pub(crate) token_family: Option<String>,

@@ -17,6 +17,7 @@ use crate::config::CrudAuthConfig;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::jwt;
+use crate::mfa::MfaKey;
 use crate::password::Hasher;
 use crate::principal::Principal;
 use crate::store::users::UserStore;
@@ -68,6 +69,8 @@ pub(crate) struct Inner {
     /// The sign-in providers, by name.
     #[cfg(feature = "oidc")]
     pub oidc: Vec<crate::oidc::OidcProvider>,
+    /// The key sealing second-factor secrets; `None` turns MFA off.
+    pub mfa: Option<MfaKey>,
 }
 
 /// A function called after an account event.

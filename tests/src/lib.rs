@@ -12,6 +12,7 @@ mod database;
 mod oidc_provider;
 mod server;
 mod smtp;
+mod totp;
 
 pub use api_key::ApiKeyTransport;
 pub use client::{
@@ -25,6 +26,7 @@ pub use server::{
     start_through,
 };
 pub use smtp::{Received, SmtpMode, SmtpServer};
+pub use totp::{MFA_KEY, totp_code};
 
 /// Runs each named async test fn (taking a [`Backend`]) on SQLite and on
 /// PostgreSQL.

@@ -43,7 +43,7 @@ async fn age_credentials(server: &Server, secs: i64) {
         server
             .db
             .execute_unprepared(&format!(
-                "UPDATE {table} SET created_at = created_at - {secs}"
+                "UPDATE {table} SET authenticated_at = authenticated_at - {secs}"
             ))
             .await
             .unwrap();

@@ -6,6 +6,7 @@ mod management;
 mod recovery;
 #[cfg(feature = "oidc")]
 mod oauth;
+mod mfa;
 mod session;
 mod token;
 
@@ -36,7 +37,8 @@ where
             "/change-password",
             post(account::change_password).layer(no_store()),
         )
-        .route("/logout-all", post(management::logout_all));
+        .route("/logout-all", post(management::logout_all))
+        .route("/sudo", post(mfa::sudo));
     if auth.inner.users.has_email() {
         router = router
             .route("/password/reset-request", post(recovery::reset_request))
@@ -57,6 +59,18 @@ where
                     post(recovery::verify_confirm).layer(no_store()),
                 );
         }
+    }
+    if auth.inner.mfa.is_some() {
+        router = router
+            .route("/mfa", get(mfa::status))
+            .route("/mfa/totp/setup", post(mfa::setup).layer(no_store()))
+            .route("/mfa/totp/confirm", post(mfa::confirm).layer(no_store()))
+            .route("/mfa/totp/disable", post(mfa::disable))
+            .route(
+                "/mfa/recovery-codes",
+                post(mfa::recovery_codes).layer(no_store()),
+            )
+            .route("/mfa/verify", post(mfa::verify).layer(no_store()));
     }
     if auth.inner.config.me_route {
         router = router.route("/me", get(account::me));

@@ -366,6 +366,8 @@ async fn open_session(
             ip: client.ip.map(|ip| ip.to_string()),
             user_agent: client.user_agent.clone(),
             password_epoch: password_epoch(&user.password_hash),
+            // The provider's sign-in is not crudauth's second factor.
+            mfa: false,
         },
     )
     .await?;

@@ -8,10 +8,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mfa::{self, Pending};
 use super::{Empty, emit, ok_empty, with_cookies};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{Body, Client, Current, SessionOnly, Submitted};
+use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
 use crate::store::sessions::{self, NewSession};
 use crate::transport::session::SessionTransport;
@@ -36,6 +38,26 @@ pub(super) async fn login(
     // attacker's account (login CSRF).
     csrf::check_origin(&parts, config)?;
     let user = lockout::guarded_login(&auth, client.ip, &form.username, form.password).await?;
+    let pending = Pending::Session {
+        remember_me: form.remember_me,
+    };
+    if let Some(challenge) = mfa::challenge(&auth, &user, pending).await? {
+        return Ok(challenge);
+    }
+    start(&auth, &user, client, &parts, form.remember_me, false).await
+}
+
+/// Signs `user` in with a new session (established with a second factor
+/// when `mfa`): the cookies and `{user_id, csrf_token}`.
+pub(super) async fn start(
+    auth: &CrudAuth,
+    user: &LoadedUser,
+    client: Client,
+    parts: &Parts,
+    remember_me: bool,
+    mfa: bool,
+) -> Result<Response, AuthError> {
+    let config = &auth.inner.config;
     // Never adopt a session id the client brought: whatever it names is
     // ended, and a fresh id is issued. Both in one transaction, so that a
     // login failing midway leaves the old session as it was.
@@ -48,7 +70,7 @@ pub(super) async fn login(
         sessions::revoke(&txn, &row.user_id, &row.id).await?;
         ended = Some(row.user_id);
     }
-    let (idle, lifetime) = if form.remember_me {
+    let (idle, lifetime) = if remember_me {
         (config.remember_me, config.remember_me)
     } else {
         (config.session_idle, config.session_absolute)
@@ -62,6 +84,7 @@ pub(super) async fn login(
             ip: client.ip.map(|ip| ip.to_string()),
             user_agent: client.user_agent,
             password_epoch: tokens::password_epoch(&user.password_hash),
+            mfa,
         },
     )
     .await?;
@@ -70,9 +93,9 @@ pub(super) async fn login(
         revocation::user(&auth, &owner).await;
     }
     let csrf_token = csrf::token_for(&auth.inner.secret, &token);
-    let max_age = form.remember_me.then_some(lifetime.as_secs() as i64);
+    let max_age = remember_me.then_some(lifetime.as_secs() as i64);
     emit(
-        &auth,
+        auth,
         AuthEvent::LoggedIn {
             user_id: user.id.clone(),
             transport: SessionTransport::NAME,
@@ -127,7 +150,7 @@ pub(super) async fn list(
     Ok(Json(listed).into_response())
 }
 
-fn rfc3339(secs: i64) -> String {
+pub(super) fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

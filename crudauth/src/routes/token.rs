@@ -6,10 +6,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mfa::{self, Pending};
 use super::{emit, ok_empty};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{Body, Client};
+use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
 use crate::store::families::{self, RotateError};
 use crate::transport::bearer::BearerTransport;
@@ -71,19 +73,36 @@ pub(super) async fn token(
 ) -> Result<Response, AuthError> {
     let user = lockout::guarded_login(&auth, client.ip, &form.username, form.password).await?;
     let scope = clamp_scopes(form.scope.as_deref(), &user.scopes);
+    let pending = Pending::Token {
+        scope: scope.clone(),
+    };
+    if let Some(challenge) = mfa::challenge(&auth, &user, pending).await? {
+        return Ok(challenge);
+    }
+    start(&auth, &user, &scope, false).await
+}
+
+/// Signs `user` in with a new token family granted `scope` (established
+/// with a second factor when `mfa`): the token pair.
+pub(super) async fn start(
+    auth: &CrudAuth,
+    user: &LoadedUser,
+    scope: &str,
+    mfa: bool,
+) -> Result<Response, AuthError> {
     let sub = user.id.to_string();
     let ttl = auth.inner.config.refresh_ttl.as_secs() as i64;
     let epoch = tokens::password_epoch(&user.password_hash);
     let (family, refresh_token) =
-        families::create(&auth.inner.db, &sub, &scope, ttl, &epoch).await?;
+        families::create(&auth.inner.db, &sub, scope, ttl, &epoch, mfa).await?;
     emit(
-        &auth,
+        auth,
         AuthEvent::LoggedIn {
             user_id: user.id.clone(),
             transport: BearerTransport::NAME,
         },
     );
-    grant(&auth, &sub, &family, &scope, refresh_token)
+    grant(auth, &sub, &family, scope, refresh_token)
 }
 
 pub(super) async fn refresh(
@@ -134,10 +153,7 @@ pub(super) async fn refresh(
 }
 
 /// The active user of a key stored in crudauth's tables.
-async fn active_user(
-    auth: &CrudAuth,
-    stored_id: &str,
-) -> Result<Option<crate::principal::LoadedUser>, AuthError> {
+async fn active_user(auth: &CrudAuth, stored_id: &str) -> Result<Option<LoadedUser>, AuthError> {
     let users = &auth.inner.users;
     let Some(id) = users.parse_id(stored_id) else {
         return Ok(None);

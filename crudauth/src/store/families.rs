@@ -56,13 +56,15 @@ async fn insert_token<C: ConnectionTrait>(db: &C, family_id: &str) -> Result<Str
     Ok(token)
 }
 
-/// Starts a family (one bearer login); returns its id and first refresh token.
+/// Starts a family (one bearer login, with a second factor when `mfa`);
+/// returns its id and first refresh token.
 pub(crate) async fn create(
     db: &DatabaseConnection,
     user_id: &str,
     scope: &str,
     ttl_secs: i64,
     password_epoch: &str,
+    mfa: bool,
 ) -> Result<(String, String), DbErr> {
     let id = uuid::Uuid::new_v4().to_string();
     let at = now();
@@ -75,6 +77,8 @@ pub(crate) async fn create(
         expires_at: Set(at + ttl_secs),
         revoked_at: Set(None),
         password_epoch: Set(password_epoch.to_owned()),
+        mfa: Set(mfa),
+        authenticated_at: Set(at),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -173,6 +177,20 @@ pub(crate) async fn owner_of<C: ConnectionTrait>(
             user_id: f.user_id,
             password_epoch: f.password_epoch,
         }))
+}
+
+/// Records a new password or second-factor proof on a family (`/sudo`).
+pub(crate) async fn reauthenticated<C: ConnectionTrait>(
+    db: &C,
+    family_id: &str,
+    at: i64,
+) -> Result<(), DbErr> {
+    family::Entity::update_many()
+        .col_expr(family::Column::AuthenticatedAt, Expr::value(at))
+        .filter(family::Column::Id.eq(family_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Revokes one family: its refresh tokens and its access tokens (by `sid`).

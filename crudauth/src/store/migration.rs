@@ -6,7 +6,10 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::entities::{attempt, family, identity, one_time_token, refresh_token, session};
+use super::entities::{
+    attempt, family, identity, mfa, mfa_challenge, one_time_token, recovery_code, refresh_token,
+    session,
+};
 
 /// Creates every crudauth table and index that does not exist yet.
 pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
@@ -31,8 +34,11 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     one(db, &schema, attempt::Entity).await?;
     one(db, &schema, one_time_token::Entity).await?;
     one(db, &schema, identity::Entity).await?;
-    for (table, column) in ADDED_COLUMNS {
-        add_column(db, table, column).await?;
+    one(db, &schema, mfa::Entity).await?;
+    one(db, &schema, recovery_code::Entity).await?;
+    one(db, &schema, mfa_challenge::Entity).await?;
+    for (table, column, definition) in ADDED_COLUMNS {
+        add_column(db, table, column, definition).await?;
     }
     Ok(())
 }
@@ -89,19 +95,48 @@ pub(crate) async fn install_user_trigger(
     txn.commit().await
 }
 
-/// Text columns added after a table's first release, so that tables created
-/// by an older version gain them (`''` means "from before the column").
-const ADDED_COLUMNS: [(&str, &str); 2] = [
-    ("crudauth_sessions", "password_epoch"),
-    ("crudauth_token_families", "password_epoch"),
+/// Columns added after a table's first release, with their definitions, so
+/// that tables created by an older version gain them. Each default reads as
+/// "from before the column": an epoch of `''` and an `authenticated_at` of
+/// 0 match nothing live, so such credentials are neither current nor fresh.
+const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
+    (
+        "crudauth_sessions",
+        "password_epoch",
+        "TEXT NOT NULL DEFAULT ''",
+    ),
+    (
+        "crudauth_token_families",
+        "password_epoch",
+        "TEXT NOT NULL DEFAULT ''",
+    ),
+    ("crudauth_sessions", "mfa", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    (
+        "crudauth_token_families",
+        "mfa",
+        "BOOLEAN NOT NULL DEFAULT FALSE",
+    ),
+    (
+        "crudauth_sessions",
+        "authenticated_at",
+        "BIGINT NOT NULL DEFAULT 0",
+    ),
+    (
+        "crudauth_token_families",
+        "authenticated_at",
+        "BIGINT NOT NULL DEFAULT 0",
+    ),
 ];
 
-async fn add_column<C: ConnectionTrait>(db: &C, table: &str, column: &str) -> Result<(), DbErr> {
+async fn add_column<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     if backend == DatabaseBackend::Postgres {
-        let sql = format!(
-            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} TEXT NOT NULL DEFAULT ''"
-        );
+        let sql = format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}");
         db.execute_unprepared(&sql).await?;
         return Ok(());
     }
@@ -115,7 +150,7 @@ async fn add_column<C: ConnectionTrait>(db: &C, table: &str, column: &str) -> Re
         None => false,
     };
     if !present {
-        let sql = format!("ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT ''");
+        let sql = format!("ALTER TABLE {table} ADD COLUMN {column} {definition}");
         db.execute_unprepared(&sql).await?;
     }
     Ok(())
@@ -170,6 +205,9 @@ impl sea_orm_migration::MigrationTrait for Migration {
         for table in [
             "crudauth_one_time_tokens",
             "crudauth_identities",
+            "crudauth_mfa_challenges",
+            "crudauth_recovery_codes",
+            "crudauth_mfa",
             "crudauth_attempts",
             "crudauth_refresh_tokens",
             "crudauth_token_families",

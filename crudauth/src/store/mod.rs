@@ -7,6 +7,7 @@ pub(crate) mod entities;
 pub(crate) mod families;
 #[cfg(feature = "oidc")]
 pub(crate) mod identities;
+pub(crate) mod mfa;
 pub(crate) mod migration;
 pub(crate) mod one_time;
 pub(crate) mod purge;

@@ -6,7 +6,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 
-use super::entities::{attempt, family, refresh_token, session};
+use super::entities::{attempt, family, mfa_challenge, refresh_token, session};
 use crate::tokens::now;
 
 /// How many rows a purge deleted, per table.
@@ -17,10 +17,12 @@ pub(crate) struct Purged {
     pub refresh_tokens: u64,
     pub attempts: u64,
     pub one_time_tokens: u64,
+    pub challenges: u64,
 }
 
 /// Deletes expired sessions, ended families with their refresh tokens, and
-/// attempt counters idle for longer than `counter_window_secs` and unlocked.
+/// attempt counters idle for longer than `counter_window_secs` and unlocked,
+/// and dead login challenges.
 pub(crate) async fn purge<C: ConnectionTrait>(
     db: &C,
     counter_window_secs: i64,
@@ -64,11 +66,22 @@ pub(crate) async fn purge<C: ConnectionTrait>(
         .await?
         .rows_affected;
     let one_time_tokens = super::one_time::purge(db).await?;
+    // A challenge out of attempts is refused like an expired one.
+    let challenges = mfa_challenge::Entity::delete_many()
+        .filter(
+            mfa_challenge::Column::ExpiresAt
+                .lte(at)
+                .or(mfa_challenge::Column::Attempts.gte(crate::mfa::MAX_CODE_ATTEMPTS)),
+        )
+        .exec(db)
+        .await?
+        .rows_affected;
     Ok(Purged {
         one_time_tokens,
         sessions,
         families,
         refresh_tokens,
         attempts,
+        challenges,
     })
 }

@@ -17,6 +17,8 @@ pub(crate) struct NewSession {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub password_epoch: String,
+    /// Whether the login passed a second factor.
+    pub mfa: bool,
 }
 
 /// Stores a new session and returns its row and the secret token for the
@@ -38,6 +40,8 @@ pub(crate) async fn create<C: ConnectionTrait>(
         ip: Set(new.ip),
         user_agent: Set(new.user_agent),
         password_epoch: Set(new.password_epoch),
+        mfa: Set(new.mfa),
+        authenticated_at: Set(at),
     };
     let model = Entity::insert(row).exec_with_returning(db).await?;
     Ok((model, token))
@@ -93,7 +97,9 @@ pub(crate) async fn touch<C: ConnectionTrait>(db: &C, id: &str, at: i64) -> Resu
 }
 
 /// Gives a session a new id and secret under `password_epoch`, keeping its
-/// metadata and its absolute end; returns the new row and secret.
+/// metadata, its second factor and its absolute end; returns the new row
+/// and secret. The caller has just checked the password, so the session is
+/// freshly authenticated.
 pub(crate) async fn rotate<C: ConnectionTrait>(
     db: &C,
     id: &str,
@@ -115,10 +121,26 @@ pub(crate) async fn rotate<C: ConnectionTrait>(
         ip: Set(old.ip),
         user_agent: Set(old.user_agent),
         password_epoch: Set(password_epoch.to_owned()),
+        mfa: Set(old.mfa),
+        authenticated_at: Set(at),
     };
     let model = Entity::insert(row).exec_with_returning(db).await?;
     delete(db, id).await?;
     Ok(Some((model, token)))
+}
+
+/// Records a new password or second-factor proof on a session (`/sudo`).
+pub(crate) async fn reauthenticated<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    at: i64,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::AuthenticatedAt, Expr::value(at))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Moves a user's sessions from one password epoch to another (a rehash of

@@ -25,8 +25,9 @@ pub(crate) struct FamilyState {
     pub exists: bool,
     pub revoked: bool,
     pub expires_at: i64,
-    pub created_at: i64,
     pub password_epoch: String,
+    pub mfa: bool,
+    pub authenticated_at: i64,
 }
 
 /// Adds `table.column AS <prefix><column>` for every column of `E`.
@@ -156,7 +157,8 @@ impl<U> ModelStore<U> {
 }
 
 impl<U: AuthUser> ModelStore<U> {
-    /// `SELECT <user columns>, family.expires_at, family.revoked_at FROM users
+    /// `SELECT <user columns>, family.{expires_at, revoked_at, password_epoch,
+    /// mfa, authenticated_at} FROM users
     /// LEFT JOIN crudauth_token_families family ON family.id = $1 AND
     /// family.user_id = $2 WHERE users.id = $3`, with `values` in that order.
     fn family_query(values: [Value; 3]) -> SelectStatement {
@@ -182,8 +184,12 @@ impl<U: AuthUser> ModelStore<U> {
             Alias::new(FAMILY_EPOCH),
         );
         query.expr_as(
-            Expr::col((family::Entity, family::Column::CreatedAt)),
-            Alias::new(FAMILY_CREATED),
+            Expr::col((family::Entity, family::Column::Mfa)),
+            Alias::new(FAMILY_MFA),
+        );
+        query.expr_as(
+            Expr::col((family::Entity, family::Column::AuthenticatedAt)),
+            Alias::new(FAMILY_AUTHENTICATED),
         );
         query.and_where(Expr::col((U::Entity::default(), U::auth_columns().id)).eq(Expr::val(key)));
         query.clone()
@@ -244,7 +250,8 @@ const SESSION_PREFIX: &str = "crudauth_s_";
 const FAMILY_EXPIRES: &str = "crudauth_f_expires_at";
 const FAMILY_REVOKED: &str = "crudauth_f_revoked_at";
 const FAMILY_EPOCH: &str = "crudauth_f_password_epoch";
-const FAMILY_CREATED: &str = "crudauth_f_created_at";
+const FAMILY_MFA: &str = "crudauth_f_mfa";
+const FAMILY_AUTHENTICATED: &str = "crudauth_f_authenticated_at";
 
 fn lower_eq<C: ColumnTrait>(column: C, value: &str) -> Expr {
     Expr::from(Func::lower(column.into_expr())).eq(value.to_lowercase())
@@ -321,13 +328,15 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             let expires_at: Option<i64> = row.try_get_by(FAMILY_EXPIRES)?;
             let revoked_at: Option<i64> = row.try_get_by(FAMILY_REVOKED)?;
             let password_epoch: Option<String> = row.try_get_by(FAMILY_EPOCH)?;
-            let created_at: Option<i64> = row.try_get_by(FAMILY_CREATED)?;
+            let mfa: Option<bool> = row.try_get_by(FAMILY_MFA)?;
+            let authenticated_at: Option<i64> = row.try_get_by(FAMILY_AUTHENTICATED)?;
             let state = FamilyState {
                 exists: expires_at.is_some(),
                 revoked: revoked_at.is_some(),
                 expires_at: expires_at.unwrap_or(0),
-                created_at: created_at.unwrap_or(0),
                 password_epoch: password_epoch.unwrap_or_default(),
+                mfa: mfa.unwrap_or(false),
+                authenticated_at: authenticated_at.unwrap_or(0),
             };
             Ok(Some((load(user), state)))
         })

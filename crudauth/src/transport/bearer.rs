@@ -124,7 +124,8 @@ impl Transport for BearerTransport {
                 .collect();
             let mut principal = Principal::for_shared(user, Self::NAME);
             principal.scopes = scopes;
-            principal.authenticated_at = Some(family.created_at);
+            principal.mfa = family.mfa;
+            principal.authenticated_at = Some(family.authenticated_at);
             principal.token_family = Some(claims.sid);
             Ok(Some(principal))
         })

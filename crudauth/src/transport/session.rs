@@ -104,7 +104,8 @@ impl Transport for SessionTransport {
             }
             let mut principal = Principal::for_shared(user, Self::NAME);
             principal.session_id = Some(row.id);
-            principal.authenticated_at = Some(row.created_at);
+            principal.mfa = row.mfa;
+            principal.authenticated_at = Some(row.authenticated_at);
             Ok(Some(principal))
         })
     }

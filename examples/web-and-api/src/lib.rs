@@ -148,6 +148,14 @@ async fn account(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id, "session_id": user.session_id, "transport": user.transport }))
 }
 
+/// Guarded by a second factor and a proof of at most five minutes: the
+/// session or token must come from a login that passed its second factor,
+/// and a `POST /sudo` renews an older one.
+#[authed(mfa, fresh = "5m")]
+async fn rotate_keys(user: Principal) -> Json<Value> {
+    Json(json!({ "rotated": true, "by": user.user_id }))
+}
+
 #[derive(Deserialize)]
 struct NewNote {
     text: String,
@@ -186,6 +194,7 @@ pub fn app(auth: CrudAuth) -> Router {
         .route("/account", get(account))
         .route("/api/jobs", post(create_job))
         .route("/api/notes", post(create_note))
+        .route("/api/admin/rotate", post(rotate_keys))
         .merge(auth.router())
         .layer(auth.layer())
         .with_state(state)

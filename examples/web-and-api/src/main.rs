@@ -1,7 +1,8 @@
 //! `cargo run -p example-web-and-api`: the web-and-API recipe on
 //! `CRUDAUTH_ADDR` (default 127.0.0.1:3000) with `DATABASE_URL` (default an
 //! in-memory SQLite database); sign-in with an OpenID provider when
-//! `CRUDAUTH_OIDC_ISSUER` is set (`_CLIENT_ID`, `_CLIENT_SECRET`, `_NAME`).
+//! `CRUDAUTH_OIDC_ISSUER` is set (`_CLIENT_ID`, `_CLIENT_SECRET`, `_NAME`);
+//! `CRUDAUTH_MFA_KEY` (32 bytes, base64) turns the second factor on.
 
 use crudauth::{CrudAuthConfig, OidcProvider};
 use example_web_and_api::{app, auth_builder, connect, serve};

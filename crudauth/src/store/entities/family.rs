@@ -25,6 +25,13 @@ pub struct Model {
     /// `tokens::password_epoch`.
     #[sea_orm(default_value = "")]
     pub password_epoch: String,
+    /// Whether the login passed a second factor; kept across refreshes.
+    #[sea_orm(default_value = false)]
+    pub mfa: bool,
+    /// Unix seconds of the last password or second-factor proof: the login,
+    /// then each `/sudo`; kept across refreshes.
+    #[sea_orm(default_value = 0)]
+    pub authenticated_at: i64,
 }
 
 /// No relations declared.

@@ -1,0 +1,370 @@
+//! Second factor and sudo: `/sudo`, `GET /mfa`, `/mfa/totp/setup`,
+//! `/mfa/totp/confirm`, `/mfa/totp/disable`, `/mfa/recovery-codes`,
+//! `/mfa/verify`, and the challenge `/login` and `/token` answer for an
+//! enrolled account.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::session::rfc3339;
+use super::{session, token};
+use crate::error::AuthError;
+use crate::extract::{AnyTransport, Body, Client, Current, Submitted};
+use crate::guard::require_fresh;
+use crate::mfa::{self as crypto, CHALLENGE_SECS, MAX_CODE_ATTEMPTS, MfaKey, RECOVERY_CODES};
+use crate::principal::{LoadedUser, Principal};
+use crate::state::CrudAuth;
+use crate::store::mfa::{self as store, NewChallenge};
+use crate::store::{self as db_store, families, sessions};
+use crate::tokens::{self, now};
+use crate::transport::bearer::BearerTransport;
+use crate::transport::session::SessionTransport;
+use crate::{csrf, lockout, revocation};
+
+/// How long a proof keeps the credential fresh for crudauth's own fresh
+/// routes (disable, new recovery codes), and what `/sudo`'s `fresh_until`
+/// reports.
+const FRESH_SECS: i64 = 300;
+
+/// What a login will issue once its second factor passes.
+pub(super) enum Pending {
+    Session { remember_me: bool },
+    Token { scope: String },
+}
+
+/// The answer of `/login` or `/token` for an account with a second factor:
+/// a challenge instead of a credential. `None` for any other account.
+pub(super) async fn challenge(
+    auth: &CrudAuth,
+    user: &LoadedUser,
+    pending: Pending,
+) -> Result<Option<Response>, AuthError> {
+    let db = &auth.inner.db;
+    let owner = user.id.to_string();
+    if !store::enabled(db, &owner).await? {
+        return Ok(None);
+    }
+    if auth.inner.mfa.is_none() {
+        // Without the key, the second factor cannot be checked; a login
+        // without it would be a downgrade. Fail closed.
+        tracing::error!(
+            "crudauth: an account with a second factor tried to sign in, but no mfa_key is \
+             configured (CRUDAUTH_MFA_KEY): refused"
+        );
+        return Err(AuthError::Unavailable);
+    }
+    let (transport, remember_me, scope) = match pending {
+        Pending::Session { remember_me } => (SessionTransport::NAME, remember_me, String::new()),
+        Pending::Token { scope } => (BearerTransport::NAME, false, scope),
+    };
+    let challenge = store::create_challenge(
+        db,
+        NewChallenge {
+            user_id: owner,
+            transport,
+            remember_me,
+            scope,
+            password_epoch: tokens::password_epoch(&user.password_hash),
+            ttl_secs: CHALLENGE_SECS,
+        },
+    )
+    .await?;
+    let body = json!({
+        "mfa_required": true,
+        "challenge": challenge,
+        "expires_in": CHALLENGE_SECS,
+    });
+    Ok(Some(Json(body).into_response()))
+}
+
+/// The key, or 404 (the routes are mounted only with one).
+fn key(auth: &CrudAuth) -> Result<&MfaKey, AuthError> {
+    auth.inner.mfa.as_ref().ok_or(AuthError::NotFound)
+}
+
+/// Checks a TOTP code, or else a recovery code, of `owner`'s confirmed
+/// enrolment, using it up. `InvalidCode` when neither passes.
+async fn check_code(
+    auth: &CrudAuth,
+    key: &MfaKey,
+    owner: &str,
+    code: &str,
+) -> Result<(), AuthError> {
+    let db = &auth.inner.db;
+    let Some(row) = store::find(db, owner).await?.filter(|row| row.enabled) else {
+        return Err(AuthError::InvalidCode);
+    };
+    match key.open(owner, &row.secret) {
+        Some(secret) => {
+            if let Some(step) = crypto::matching_step(&secret, code, now()) {
+                // A replayed code (this step or an earlier one accepted
+                // already) is refused like a wrong one.
+                return if store::claim_step(db, owner, step, false).await? {
+                    Ok(())
+                } else {
+                    Err(AuthError::InvalidCode)
+                };
+            }
+        }
+        None => tracing::error!(
+            "crudauth: a stored TOTP secret does not open under mfa_key (altered, or sealed \
+             under another key): its codes are refused"
+        ),
+    }
+    if let Some(code) = crypto::normalize_recovery_code(code)
+        && store::use_recovery_code(db, owner, &key.recovery_hash(owner, &code)).await?
+    {
+        return Ok(());
+    }
+    Err(AuthError::InvalidCode)
+}
+
+/// A new set of recovery codes for `owner`: stored hashed, returned once.
+async fn new_recovery_codes<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    key: &MfaKey,
+    owner: &str,
+) -> Result<Vec<String>, AuthError> {
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| crypto::new_recovery_code())
+        .collect();
+    let hashes = codes
+        .iter()
+        .map(|code| key.recovery_hash(owner, &code.replace('-', "")))
+        .collect();
+    store::replace_recovery_codes(db, owner, hashes).await?;
+    Ok(codes)
+}
+
+/// Records a new proof on the credential the request came with.
+async fn reauthenticated(auth: &CrudAuth, principal: &Principal, at: i64) -> Result<(), AuthError> {
+    let db = &auth.inner.db;
+    if let Some(id) = principal.session_id.as_deref() {
+        sessions::reauthenticated(db, id, at).await?;
+    } else if let Some(family) = principal.token_family.as_deref() {
+        families::reauthenticated(db, family, at).await?;
+    } else {
+        // A custom transport's credential has no row to carry the proof.
+        return Err(AuthError::BadRequest(
+            "sudo needs a session or a bearer token".into(),
+        ));
+    }
+    // The cached credential still carries the old proof.
+    revocation::user(auth, &principal.user_id.to_string()).await;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub(super) struct SudoRequest {
+    password: Option<String>,
+    code: Option<String>,
+}
+
+pub(super) async fn sudo(
+    State(auth): State<CrudAuth>,
+    form: Submitted<SudoRequest, AnyTransport>,
+) -> Result<Response, AuthError> {
+    let (principal, form) = form.signed_in()?;
+    let id = &principal.user_id;
+    match (form.password, form.code) {
+        (Some(password), _) => {
+            let user = auth.inner.users.by_id(&auth.inner.db, id).await?;
+            lockout::guarded_password(&auth, user, id, password).await?;
+        }
+        (None, Some(code)) => {
+            let key = auth
+                .inner
+                .mfa
+                .as_ref()
+                .ok_or(AuthError::InvalidCredentials)?;
+            let owner = id.to_string();
+            let check = check_code(&auth, key, &owner, &code);
+            match lockout::guarded_code(&auth, id, check).await {
+                Err(AuthError::InvalidCode) => return Err(AuthError::InvalidCredentials),
+                other => other?,
+            }
+        }
+        (None, None) => return Err(AuthError::Invalid("password: required (or code)".into())),
+    }
+    let at = now();
+    reauthenticated(&auth, &principal, at).await?;
+    Ok(Json(json!({ "fresh_until": rfc3339(at + FRESH_SECS) })).into_response())
+}
+
+pub(super) async fn status(
+    State(auth): State<CrudAuth>,
+    Current(principal, ..): Current<AnyTransport>,
+) -> Result<Response, AuthError> {
+    let db = &auth.inner.db;
+    let owner = principal.user_id.to_string();
+    let enabled = store::enabled(db, &owner).await?;
+    let left = if enabled {
+        store::recovery_codes_left(db, &owner).await?
+    } else {
+        0
+    };
+    Ok(Json(json!({ "enabled": enabled, "recovery_codes_remaining": left })).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct PasswordForm {
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct CodeForm {
+    code: String,
+}
+
+pub(super) async fn setup(
+    State(auth): State<CrudAuth>,
+    form: Submitted<PasswordForm, AnyTransport>,
+) -> Result<Response, AuthError> {
+    let key = key(&auth)?;
+    let (principal, form) = form.signed_in()?;
+    let db = &auth.inner.db;
+    let id = &principal.user_id;
+    let user = auth.inner.users.by_id(db, id).await?;
+    let user = lockout::guarded_password(&auth, user, id, form.password).await?;
+    let owner = id.to_string();
+    let secret = crypto::new_secret();
+    let txn = db_store::begin_write(db).await?;
+    if !store::begin_setup(&txn, &owner, key.seal(&owner, &secret)).await? {
+        txn.rollback().await?;
+        return Err(AuthError::MfaAlreadyEnabled);
+    }
+    txn.commit().await?;
+    let secret = crypto::base32(&secret);
+    let account = user.email.or(user.username).unwrap_or(owner);
+    let uri = crypto::otpauth_uri(&auth.inner.config.issuer, &account, &secret);
+    let qr_svg = crypto::qr_svg(&uri);
+    Ok(Json(json!({ "secret": secret, "otpauth_uri": uri, "qr_svg": qr_svg })).into_response())
+}
+
+pub(super) async fn confirm(
+    State(auth): State<CrudAuth>,
+    form: Submitted<CodeForm, AnyTransport>,
+) -> Result<Response, AuthError> {
+    let key = key(&auth)?;
+    let (principal, form) = form.signed_in()?;
+    let db = &auth.inner.db;
+    let owner = principal.user_id.to_string();
+    let check = async {
+        let Some(row) = store::find(db, &owner).await?.filter(|row| !row.enabled) else {
+            return Err(AuthError::InvalidCode);
+        };
+        let Some(secret) = key.open(&owner, &row.secret) else {
+            tracing::error!("crudauth: a stored TOTP secret does not open under mfa_key");
+            return Err(AuthError::InvalidCode);
+        };
+        let step =
+            crypto::matching_step(&secret, &form.code, now()).ok_or(AuthError::InvalidCode)?;
+        // Confirming and the first recovery codes commit together: an
+        // enrolment is never on without them.
+        let txn = db_store::begin_write(db).await?;
+        if !store::claim_step(&txn, &owner, step, true).await? {
+            txn.rollback().await?;
+            return Err(AuthError::InvalidCode);
+        }
+        let codes = new_recovery_codes(&txn, key, &owner).await?;
+        txn.commit().await?;
+        Ok(codes)
+    };
+    let codes = lockout::guarded_code(&auth, &principal.user_id, check).await?;
+    revocation::user(&auth, &owner).await;
+    Ok(Json(json!({ "recovery_codes": codes })).into_response())
+}
+
+pub(super) async fn disable(
+    State(auth): State<CrudAuth>,
+    form: Submitted<CodeForm, AnyTransport>,
+) -> Result<Response, AuthError> {
+    let key = key(&auth)?;
+    let (principal, form) = form.signed_in()?;
+    require_fresh(&principal, FRESH_SECS)?;
+    let owner = principal.user_id.to_string();
+    let check = check_code(&auth, key, &owner, &form.code);
+    lockout::guarded_code(&auth, &principal.user_id, check).await?;
+    let txn = db_store::begin_write(&auth.inner.db).await?;
+    store::disable(&txn, &owner).await?;
+    txn.commit().await?;
+    revocation::user(&auth, &owner).await;
+    Ok(super::ok_empty())
+}
+
+pub(super) async fn recovery_codes(
+    State(auth): State<CrudAuth>,
+    form: Submitted<CodeForm, AnyTransport>,
+) -> Result<Response, AuthError> {
+    let key = key(&auth)?;
+    let (principal, form) = form.signed_in()?;
+    require_fresh(&principal, FRESH_SECS)?;
+    let owner = principal.user_id.to_string();
+    let check = check_code(&auth, key, &owner, &form.code);
+    lockout::guarded_code(&auth, &principal.user_id, check).await?;
+    let txn = db_store::begin_write(&auth.inner.db).await?;
+    let codes = new_recovery_codes(&txn, key, &owner).await?;
+    txn.commit().await?;
+    Ok(Json(json!({ "recovery_codes": codes })).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct VerifyRequest {
+    challenge: String,
+    code: String,
+}
+
+const DEAD_CHALLENGE: AuthError = AuthError::InvalidToken("unknown, used or expired challenge");
+
+pub(super) async fn verify(
+    State(auth): State<CrudAuth>,
+    client: Client,
+    parts: Parts,
+    Body(form): Body<VerifyRequest>,
+) -> Result<Response, AuthError> {
+    let key = key(&auth)?;
+    let db = &auth.inner.db;
+    if !tokens::well_formed(&form.challenge) {
+        return Err(DEAD_CHALLENGE);
+    }
+    let Some(row) = store::live_challenge(db, &form.challenge, MAX_CODE_ATTEMPTS).await? else {
+        return Err(DEAD_CHALLENGE);
+    };
+    let session = row.transport == SessionTransport::NAME;
+    if session {
+        // As at /login: a cross-site post would sign the victim in.
+        csrf::check_origin(&parts, &auth.inner.config)?;
+    }
+    let Some(id) = auth.inner.users.parse_id(&row.user_id) else {
+        return Err(DEAD_CHALLENGE);
+    };
+    let check = check_code(&auth, key, &row.user_id, &form.code);
+    match lockout::guarded_code(&auth, &id, check).await {
+        Err(AuthError::InvalidCode) => {
+            store::challenge_failed(db, &row.token_hash).await?;
+            return Err(AuthError::InvalidCode);
+        }
+        other => other?,
+    }
+    // Single use: of two requests with one challenge, one deletes it.
+    if !store::consume_challenge(db, &row.token_hash, MAX_CODE_ATTEMPTS).await? {
+        return Err(DEAD_CHALLENGE);
+    }
+    // A password change or a deactivation since the password was checked
+    // ends the login.
+    let user = auth.inner.users.by_id(db, &id).await?.filter(|user| {
+        user.is_active && tokens::password_epoch(&user.password_hash) == row.password_epoch
+    });
+    let Some(user) = user else {
+        return Err(AuthError::InvalidToken("this login has ended"));
+    };
+    if session {
+        session::start(&auth, &user, client, &parts, row.remember_me, true).await
+    } else {
+        token::start(&auth, &user, &row.scope, true).await
+    }
+}

@@ -1,0 +1,46 @@
+//! The test's own authenticator app: a TOTP code (RFC 6238, SHA-1, 6
+//! digits, 30 s) computed from the base32 secret `/mfa/totp/setup` shows.
+
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+
+/// The key every MFA test server seals second-factor secrets with.
+pub const MFA_KEY: [u8; 32] = *b"test-mfa-key-32-bytes-exactly!!!";
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let value = ALPHABET
+            .iter()
+            .position(|a| *a == c.to_ascii_uppercase())
+            .expect("a base32 secret") as u32;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The code of `secret` (base32) `steps` steps away from now.
+pub fn totp_code(secret: &str, steps: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let counter = now / 30 + steps;
+    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(&base32_decode(secret)).unwrap();
+    mac.update(&counter.to_be_bytes());
+    let hash = mac.finalize().into_bytes();
+    let offset = usize::from(hash[19] & 0x0f);
+    let value = u32::from_be_bytes([
+        hash[offset] & 0x7f,
+        hash[offset + 1],
+        hash[offset + 2],
+        hash[offset + 3],
+    ]) % 1_000_000;
+    format!("{value:06}")
+}
