@@ -104,6 +104,7 @@ impl CrudAuth {
         let ended = sessions::revoke_all(&txn, &owner, None).await?
             + families::revoke_user(&txn, &owner).await?;
         txn.commit().await?;
+        crate::audit::user_revoked(&owner, "admin", ended);
         Ok(ended)
     }
 

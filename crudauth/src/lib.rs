@@ -64,6 +64,7 @@ mod config;
 mod tokens;
 mod principal;
 mod events;
+mod audit;
 mod user;
 mod store;
 mod password;

@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{emit, ok_empty, with_cookies};
-use crate::csrf;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Body, Client, Submitted};
@@ -18,6 +17,7 @@ use crate::state::CrudAuth;
 use crate::store::users::CreateError;
 use crate::store::{self, families, sessions};
 use crate::tokens::password_epoch;
+use crate::{audit, csrf};
 
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 256;
@@ -117,6 +117,7 @@ pub(super) async fn register(
             user_id: user.id.clone(),
         },
     );
+    audit::registered(&user.id, client.ip);
     let body = json!({ "id": user.id, "email": user.email, "username": user.username });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -183,6 +184,7 @@ pub(super) async fn change_password(
     sessions::revoke_all(&txn, &owner, keep).await?;
     families::revoke_user(&txn, &owner).await?;
     txn.commit().await?;
+    audit::password_changed(&user.id);
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
     let Some((row, token)) = rotated else {
         return Ok(ok_empty());

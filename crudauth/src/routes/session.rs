@@ -15,7 +15,7 @@ use crate::extract::{Body, Client, Current, SessionOnly, Submitted};
 use crate::state::CrudAuth;
 use crate::store::sessions::{self, NewSession};
 use crate::transport::session::SessionTransport;
-use crate::{body, cookies, csrf, lockout, tokens};
+use crate::{audit, body, cookies, csrf, lockout, tokens};
 
 #[derive(Deserialize)]
 pub(super) struct Login {
@@ -66,6 +66,7 @@ pub(super) async fn login(
     txn.commit().await?;
     let csrf_token = csrf::token_for(&auth.inner.secret, &token);
     let max_age = form.remember_me.then_some(lifetime.as_secs() as i64);
+    audit::login_succeeded(&user.id, client.ip, SessionTransport::NAME);
     emit(
         &auth,
         AuthEvent::LoggedIn {
@@ -88,6 +89,7 @@ pub(super) async fn logout(
         && let Some(id) = principal.session_id.as_deref()
     {
         sessions::revoke(&auth.inner.db, &principal.user_id.to_string(), id).await?;
+        audit::logout(&principal.user_id);
         emit(
             &auth,
             AuthEvent::LoggedOut {
@@ -137,6 +139,7 @@ pub(super) async fn revoke(
     if uuid::Uuid::parse_str(&id).is_ok()
         && sessions::revoke(&auth.inner.db, &principal.user_id.to_string(), &id).await?
     {
+        audit::session_revoked(&principal.user_id);
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(AuthError::NotFound)

@@ -13,7 +13,7 @@ use crate::extract::{Body, Client};
 use crate::state::CrudAuth;
 use crate::store::families::{self, RotateError};
 use crate::transport::bearer::BearerTransport;
-use crate::{lockout, tokens};
+use crate::{audit, lockout, tokens};
 
 #[derive(Deserialize)]
 pub(super) struct TokenRequest {
@@ -76,6 +76,8 @@ pub(super) async fn token(
     let epoch = tokens::password_epoch(&user.password_hash);
     let (family, refresh_token) =
         families::create(&auth.inner.db, &sub, &scope, ttl, &epoch).await?;
+    audit::login_succeeded(&user.id, client.ip, BearerTransport::NAME);
+    audit::token_issued(&sub, "login");
     emit(
         &auth,
         AuthEvent::LoggedIn {
@@ -115,13 +117,14 @@ pub(super) async fn refresh(
             return Err(AuthError::InvalidToken("unknown or expired refresh token"));
         }
         Err(RotateError::Reused) => {
-            tracing::warn!("crudauth: refresh token reuse detected; token family revoked");
+            audit::token_reuse_detected(&owner.user_id);
             return Err(AuthError::InvalidToken(
                 "refresh token reused; all tokens of this login are revoked",
             ));
         }
         Err(RotateError::Db(err)) => return Err(err.into()),
     };
+    audit::token_issued(&rotated.user_id, "refresh");
     grant(
         &auth,
         &rotated.user_id,
@@ -154,6 +157,7 @@ pub(super) async fn revoke(
         && let Some(family) = families::family_of(db, &form.refresh_token).await?
     {
         families::revoke(db, &family).await?;
+        audit::token_revoked();
     }
     Ok(ok_empty())
 }
