@@ -170,3 +170,15 @@ pub(crate) fn csrf_refused(ip: Option<IpAddr>, reason: &str) {
 pub(crate) fn password_changed(user_id: &UserId) {
     audit!(Level::INFO, "password_changed", user_id = %user_id);
 }
+
+/// A user was created outside HTTP (the `create-user` command).
+#[cfg(feature = "cli")]
+pub(crate) fn user_created(user_id: &UserId, superuser: bool) {
+    audit!(
+        Level::INFO,
+        "user_created",
+        user_id = %user_id,
+        superuser = superuser,
+        reason = "admin"
+    );
+}

@@ -83,6 +83,8 @@ mod extract;
 mod routes;
 mod layer;
 mod auth;
+#[cfg(feature = "cli")]
+pub mod cli;
 
 pub use auth::CrudAuthBuilder;
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};

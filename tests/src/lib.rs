@@ -9,6 +9,7 @@
 mod api_key;
 mod client;
 mod database;
+mod process;
 mod server;
 
 pub use api_key::ApiKeyTransport;
@@ -16,6 +17,7 @@ pub use client::{
     Browser, Endpoint, PASSWORD, assert_error, client, retry_after, set_cookies, token_pair,
 };
 pub use database::{Backend, TestDb, postgres_enabled};
+pub use process::example_binary;
 pub use server::{SECRET, Server, config, start, start_app, start_router, start_through};
 
 /// Runs each named async test fn (taking a [`Backend`]) on SQLite and on

@@ -37,7 +37,7 @@ pub(crate) fn validate_password(field: &str, password: &str) -> Result<(), AuthE
     Ok(())
 }
 
-fn validate_email(email: &str) -> Result<String, AuthError> {
+pub(crate) fn validate_email(email: &str) -> Result<String, AuthError> {
     let email = email.trim();
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())

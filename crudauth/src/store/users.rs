@@ -97,6 +97,15 @@ pub(crate) trait UserStore: Send + Sync {
     ) -> BoxFuture<'a, Result<bool, DbErr>>;
     fn parse_id(&self, raw: &str) -> Option<UserId>;
     fn has_email(&self) -> bool;
+    /// [`create`](Self::create) with the superuser flag set, in the same
+    /// insert (no half-made admin if it fails).
+    fn create_superuser<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        email: String,
+        hash: String,
+    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
+    fn has_superuser(&self) -> bool;
 }
 
 pub(crate) struct ModelStore<U> {
@@ -211,6 +220,44 @@ const FAMILY_CREATED: &str = "crudauth_f_created_at";
 
 fn lower_eq<C: ColumnTrait>(column: C, value: &str) -> Expr {
     Expr::from(Func::lower(column.into_expr())).eq(value.to_lowercase())
+}
+
+/// Inserts a user: active, unverified, a superuser only when asked.
+async fn insert<U: AuthUser>(
+    db: &DatabaseConnection,
+    email: Option<String>,
+    username: Option<String>,
+    hash: String,
+    superuser: bool,
+) -> Result<LoadedUser, CreateError> {
+    let columns = U::auth_columns();
+    let mut active = <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
+    if let Some(key) = U::Key::generate() {
+        active.set(columns.id, key.into());
+    }
+    if let (Some(column), Some(email)) = (columns.email, email) {
+        active.set(column, email.into());
+    }
+    if let (Some(column), Some(username)) = (columns.username, username) {
+        active.set(column, username.into());
+    }
+    active.set(columns.password_hash, hash.into());
+    for (column, value) in [
+        (columns.is_active, true),
+        (columns.is_superuser, superuser),
+        (columns.email_verified, false),
+    ] {
+        if let Some(column) = column {
+            active.set(column, value.into());
+        }
+    }
+    match active.insert(db).await {
+        Ok(model) => Ok(load::<U>(model)),
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(CreateError::Duplicate)
+        }
+        Err(err) => Err(CreateError::Db(err)),
+    }
 }
 
 impl<U: AuthUser> UserStore for ModelStore<U> {
@@ -354,37 +401,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         username: Option<String>,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
-        Box::pin(async move {
-            let columns = U::auth_columns();
-            let mut active =
-                <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
-            if let Some(key) = U::Key::generate() {
-                active.set(columns.id, key.into());
-            }
-            if let (Some(column), Some(email)) = (columns.email, email) {
-                active.set(column, email.into());
-            }
-            if let (Some(column), Some(username)) = (columns.username, username) {
-                active.set(column, username.into());
-            }
-            active.set(columns.password_hash, hash.into());
-            for (column, value) in [
-                (columns.is_active, true),
-                (columns.is_superuser, false),
-                (columns.email_verified, false),
-            ] {
-                if let Some(column) = column {
-                    active.set(column, value.into());
-                }
-            }
-            match active.insert(db).await {
-                Ok(model) => Ok(load::<U>(model)),
-                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                    Err(CreateError::Duplicate)
-                }
-                Err(err) => Err(CreateError::Db(err)),
-            }
-        })
+        Box::pin(insert::<U>(db, email, username, hash, false))
     }
 
     fn replace_password_hash<'a>(
@@ -415,6 +432,19 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
 
     fn has_email(&self) -> bool {
         U::auth_columns().email.is_some()
+    }
+
+    fn create_superuser<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        email: String,
+        hash: String,
+    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
+        Box::pin(insert::<U>(db, Some(email), None, hash, true))
+    }
+
+    fn has_superuser(&self) -> bool {
+        U::auth_columns().is_superuser.is_some()
     }
 }
 

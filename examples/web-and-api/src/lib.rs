@@ -148,6 +148,12 @@ async fn account(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id, "session_id": user.session_id, "transport": user.transport }))
 }
 
+/// For superusers only (`create-user --superuser` makes the first one).
+#[authed(superuser)]
+async fn admin(user: Principal) -> Json<Value> {
+    Json(json!({ "id": user.user_id, "is_superuser": user.is_superuser }))
+}
+
 #[derive(Deserialize)]
 struct NewNote {
     text: String,
@@ -176,6 +182,7 @@ pub fn app(auth: CrudAuth) -> Router {
         .route("/account", get(account))
         .route("/api/jobs", post(create_job))
         .route("/api/notes", post(create_note))
+        .route("/api/admin", get(admin))
         .merge(auth.router())
         .layer(auth.layer())
         .with_state(state)
