@@ -81,6 +81,8 @@ mod guard;
 mod registry;
 mod extract;
 mod routes;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod layer;
 mod auth;
 #[cfg(feature = "cli")]
@@ -114,6 +116,8 @@ pub mod __private {
         AsyncCheck, Authed, CheckFuture, CheckOutput, GuardSpec, SyncCheck, TransportRef,
         run_guard, transport_id,
     };
+    #[cfg(feature = "openapi")]
+    pub use crate::openapi::ErrorBody;
     pub use crate::principal::Principal;
     pub use crate::registry::GuardRegistration;
     pub use crate::user::fields::{FlagField, HashField, KeyField, ScopesField, TextField};

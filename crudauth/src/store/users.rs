@@ -99,12 +99,14 @@ pub(crate) trait UserStore: Send + Sync {
     fn has_email(&self) -> bool;
     /// [`create`](Self::create) with the superuser flag set, in the same
     /// insert (no half-made admin if it fails).
+    #[cfg(feature = "cli")]
     fn create_superuser<'a>(
         &'a self,
         db: &'a DatabaseConnection,
         email: String,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
+    #[cfg(feature = "cli")]
     fn has_superuser(&self) -> bool;
 }
 
@@ -434,6 +436,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         U::auth_columns().email.is_some()
     }
 
+    #[cfg(feature = "cli")]
     fn create_superuser<'a>(
         &'a self,
         db: &'a DatabaseConnection,
@@ -443,6 +446,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         Box::pin(insert::<U>(db, Some(email), None, hash, true))
     }
 
+    #[cfg(feature = "cli")]
     fn has_superuser(&self) -> bool {
         U::auth_columns().is_superuser.is_some()
     }
