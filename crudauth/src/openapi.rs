@@ -251,7 +251,7 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
         },
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas(auth.inner.users.has_email()),
             "securitySchemes": {
                 "session": {
                     "type": "apiKey",
@@ -351,9 +351,21 @@ fn operation(
     op
 }
 
-/// The request and answer bodies.
-fn schemas() -> Value {
-    let text = |max: u32| json!({ "type": "string", "maxLength": max });
+/// An email address `/register` accepts: one `@`, a dotted domain, no
+/// whitespace or control character inside, surrounding blanks trimmed.
+const EMAIL_PATTERN: &str = r"^\s*[^\s@\x00-\x1f\x7f-\x9f]+@[^\s@.\x00-\x1f\x7f-\x9f][^\s@\x00-\x1f\x7f-\x9f]*\.[^\s@\x00-\x1f\x7f-\x9f]*[^\s@.\x00-\x1f\x7f-\x9f]\s*$";
+/// A username `/register` accepts: no `@`, no control character (a blank
+/// one counts as none).
+const USERNAME_PATTERN: &str = r"^[^@\x00-\x1f\x7f-\x9f]*$";
+
+/// The request and answer bodies; `email` is required where the user
+/// model has one.
+fn schemas(has_email: bool) -> Value {
+    let register_required = if has_email {
+        json!(["email", "password"])
+    } else {
+        json!(["username", "password"])
+    };
     let password = json!({ "type": "string", "minLength": 8, "maxLength": 256 });
     let id = json!({ "oneOf": [{ "type": "integer" }, { "type": "string" }] });
     let flag = json!({ "type": "boolean" });
@@ -383,10 +395,21 @@ fn schemas() -> Value {
         "Empty": { "type": "object" },
         "Register": {
             "type": "object",
-            "required": ["password"],
+            "required": register_required,
             "properties": {
-                "email": text(254),
-                "username": text(64),
+                // What `/register` accepts, so that a client (or a fuzzer)
+                // holding to the document is not refused: printable ASCII,
+                // one `@`, a dotted domain.
+                "email": {
+                    "type": "string",
+                    "maxLength": 254,
+                    "pattern": EMAIL_PATTERN,
+                },
+                "username": {
+                    "type": "string",
+                    "maxLength": 64,
+                    "pattern": USERNAME_PATTERN,
+                },
                 "password": password,
             },
         },
