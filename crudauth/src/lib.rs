@@ -85,6 +85,8 @@ mod routes;
 mod openapi;
 mod layer;
 mod auth;
+#[cfg(test)]
+mod fuzz;
 #[cfg(feature = "cli")]
 pub mod cli;
 
