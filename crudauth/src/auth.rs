@@ -94,6 +94,27 @@ impl CrudAuth {
         routes::router(self)
     }
 
+    /// The OpenAPI document of the routes [`router`](Self::router) mounts
+    /// for this configuration: bodies, answers, the `{detail, code}` error
+    /// body, and the security schemes `session` (the session cookie),
+    /// `csrf` (the `X-CSRF-Token` header, with the session on unsafe
+    /// methods) and `bearer` (JWT). Merge the application's own document
+    /// into it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn doc(auth: crudauth::CrudAuth) {
+    /// let doc = auth.openapi();
+    /// assert!(doc.paths.paths.contains_key("/register"));
+    /// let json = doc.to_json().unwrap();
+    /// # }
+    /// ```
+    #[cfg(feature = "openapi")]
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        crate::openapi::document(self)
+    }
+
     /// A layer for the whole application: bodies over 64 KiB get 413 before
     /// any work, an HTML form's `csrf_token` field satisfies the session
     /// transport's CSRF check, and axum's plain-text 400/404/405/413/415/422
@@ -126,6 +147,7 @@ impl CrudAuth {
             + families::revoke_user(&txn, &owner).await?;
         txn.commit().await?;
         revocation::user(self, &owner).await;
+        crate::audit::user_revoked(&owner, "admin", ended);
         Ok(ended)
     }
 

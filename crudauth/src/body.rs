@@ -85,10 +85,16 @@ pub(crate) async fn read<T: DeserializeOwned>(
 }
 
 fn decode_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AuthError> {
-    serde_json::from_slice(raw).map_err(|e| match e.classify() {
+    let value = serde_json::from_slice(raw).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => AuthError::Invalid(e.to_string()),
         _ => AuthError::BadRequest(e.to_string()),
-    })
+    })?;
+    // serde fills a struct from a JSON array too (`[]` is a `{}` whose
+    // fields are all missing); every body crudauth reads is an object.
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(AuthError::Invalid("the body must be a JSON object".into()));
+    }
+    Ok(value)
 }
 
 /// A boolean from JSON (`true`) or a form (`true`, `1`, `on`, `yes`).

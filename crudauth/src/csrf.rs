@@ -11,6 +11,7 @@ use crate::config::CrudAuthConfig;
 use crate::error::AuthError;
 use crate::origin::Origin;
 use crate::tokens::b64;
+use crate::{audit, client};
 
 /// The request header carrying the token.
 const HEADER: &str = "x-csrf-token";
@@ -62,6 +63,34 @@ pub(crate) fn token_for(secret: &[u8], session_token: &str) -> String {
     b64(&mac.finalize().into_bytes())
 }
 
+/// Refuses a cross-site request (see [`origin_check`]), with an audit event.
+pub(crate) fn check_origin(parts: &Parts, config: &CrudAuthConfig) -> Result<(), AuthError> {
+    audited(parts, config, origin_check(parts, config))
+}
+
+/// The full check for an unsafe request riding a session cookie (origin,
+/// then the synchronizer token), with an audit event when it refuses.
+pub(crate) fn verify(
+    parts: &Parts,
+    expected: &str,
+    config: &CrudAuthConfig,
+) -> Result<(), AuthError> {
+    let outcome = origin_check(parts, config).and_then(|()| token_check(parts, expected));
+    audited(parts, config, outcome)
+}
+
+/// Reports a refusal to the audit trail.
+fn audited(
+    parts: &Parts,
+    config: &CrudAuthConfig,
+    outcome: Result<(), AuthError>,
+) -> Result<(), AuthError> {
+    if let Err(AuthError::CsrfFailed(why)) = &outcome {
+        audit::csrf_refused(client::client_ip(parts, config.trusted_proxy_hops), why);
+    }
+    outcome
+}
+
 /// Refuses a cross-site request: `Sec-Fetch-Site: cross-site`, or an `Origin`
 /// that is neither the request's own nor a trusted origin.
 ///
@@ -70,7 +99,7 @@ pub(crate) fn token_for(secret: &[u8], session_token: &str) -> String {
 /// authority of an HTTP/2 request. Matching the host alone would let a page
 /// served over plain http on the same host (a network attacker's injection)
 /// post to the https app.
-pub(crate) fn check_origin(parts: &Parts, config: &CrudAuthConfig) -> Result<(), AuthError> {
+fn origin_check(parts: &Parts, config: &CrudAuthConfig) -> Result<(), AuthError> {
     let headers = &parts.headers;
     if headers
         .get("sec-fetch-site")
@@ -115,13 +144,8 @@ pub(crate) fn check_origin(parts: &Parts, config: &CrudAuthConfig) -> Result<(),
     }
 }
 
-/// The full check for an unsafe request riding a session cookie.
-pub(crate) fn verify(
-    parts: &Parts,
-    expected: &str,
-    config: &CrudAuthConfig,
-) -> Result<(), AuthError> {
-    check_origin(parts, config)?;
+/// The synchronizer token: the header, or a form's `csrf_token` field.
+fn token_check(parts: &Parts, expected: &str) -> Result<(), AuthError> {
     let presented = match parts.headers.get(HEADER) {
         Some(value) => Some(value.as_bytes().to_vec()),
         None => parts

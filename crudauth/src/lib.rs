@@ -66,6 +66,7 @@ mod mfa;
 mod principal;
 mod events;
 mod mail;
+mod audit;
 mod user;
 mod store;
 mod cache;
@@ -86,8 +87,14 @@ mod guard;
 mod registry;
 mod extract;
 mod routes;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod layer;
 mod auth;
+#[cfg(test)]
+mod fuzz;
+#[cfg(feature = "cli")]
+pub mod cli;
 
 pub use auth::CrudAuthBuilder;
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
@@ -120,6 +127,8 @@ pub mod __private {
         AsyncCheck, Authed, CheckFuture, CheckOutput, GuardSpec, SyncCheck, TransportRef,
         run_guard, transport_id,
     };
+    #[cfg(feature = "openapi")]
+    pub use crate::openapi::ErrorBody;
     pub use crate::principal::Principal;
     pub use crate::registry::GuardRegistration;
     pub use crate::user::fields::{FlagField, HashField, KeyField, ScopesField, TextField};

@@ -5,12 +5,12 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::credentials;
 use crate::error::AuthError;
 use crate::principal::{LoadedUser, UserId};
 use crate::state::CrudAuth;
 use crate::store::attempts::{Counter, forget, lock, reserve, uncount};
 use crate::tokens::{digest, now};
+use crate::{audit, credentials};
 
 /// The identifier under which failures are counted: trimmed, and lower-cased
 /// when it is an email address (as the lookup is case-insensitive there).
@@ -46,6 +46,10 @@ struct Limit {
     /// Cleared by a success (identifier and account); an IP's counter only
     /// gives the attempt back.
     forgotten_on_success: bool,
+    /// What is counted, and whose, for the `locked` audit event.
+    scope: &'static str,
+    user_id: Option<UserId>,
+    ip: Option<IpAddr>,
 }
 
 impl Limit {
@@ -54,6 +58,9 @@ impl Limit {
             key: format!("ip:{}", ip_group(ip)),
             attempts: i64::from(auth.inner.config.lockout.ip_attempts),
             forgotten_on_success: false,
+            scope: "ip",
+            user_id: None,
+            ip: Some(ip),
         }
     }
 
@@ -62,6 +69,9 @@ impl Limit {
             key: format!("id:{}", &digest(&canonical(identifier))[..32]),
             attempts: i64::from(auth.inner.config.lockout.attempts),
             forgotten_on_success: true,
+            scope: "identifier",
+            user_id: None,
+            ip: None,
         }
     }
 
@@ -70,6 +80,9 @@ impl Limit {
             key: format!("acct:{}", &digest(&id.to_string())[..32]),
             attempts: i64::from(auth.inner.config.lockout.attempts),
             forgotten_on_success: true,
+            scope: "account",
+            user_id: Some(id.clone()),
+            ip: None,
         }
     }
 
@@ -132,7 +145,9 @@ async fn settle<T>(
         Err(failed @ (AuthError::InvalidCredentials | AuthError::InvalidCode)) => {
             for (limit, counter) in held {
                 if counter.count >= limit.attempts {
-                    lock(db, &limit.key, now() + lock_secs(auth, counter.locks)).await?;
+                    let secs = lock_secs(auth, counter.locks);
+                    lock(db, &limit.key, now() + secs).await?;
+                    audit::locked(limit.user_id.as_ref(), limit.ip, limit.scope, secs);
                 }
             }
             Err(failed)
@@ -152,6 +167,28 @@ pub(crate) async fn guarded_login(
     identifier: &str,
     password: String,
 ) -> Result<LoadedUser, AuthError> {
+    let mut account = None;
+    let outcome = check_login(auth, ip, identifier, password, &mut account).await;
+    let reason = match &outcome {
+        Err(AuthError::InvalidCredentials) => Some("invalid_credentials"),
+        Err(AuthError::Locked(_)) => Some("locked"),
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        audit::login_failed(account.as_ref(), ip, reason);
+    }
+    outcome
+}
+
+/// [`guarded_login`] less the audit; `account` is set once the identifier
+/// resolves.
+async fn check_login(
+    auth: &CrudAuth,
+    ip: Option<IpAddr>,
+    identifier: &str,
+    password: String,
+    account: &mut Option<UserId>,
+) -> Result<LoadedUser, AuthError> {
     let mut held = Vec::with_capacity(3);
     if let Some(ip) = ip {
         held.push(admit(auth, Limit::ip(auth, ip)).await?);
@@ -159,6 +196,7 @@ pub(crate) async fn guarded_login(
     held.push(admit(auth, Limit::identifier(auth, identifier)).await?);
     let user = credentials::find_login(auth, identifier).await?;
     if let Some(user) = &user {
+        *account = Some(user.id.clone());
         held.push(admit(auth, Limit::account(auth, &user.id)).await?);
     }
     let outcome = credentials::check_password(auth, user, password).await;
@@ -176,7 +214,11 @@ pub(crate) async fn guarded_password(
 ) -> Result<LoadedUser, AuthError> {
     let held = [admit(auth, Limit::account(auth, id)).await?];
     let outcome = credentials::check_password(auth, user, password).await;
-    settle(auth, &held, outcome).await
+    let outcome = settle(auth, &held, outcome).await;
+    if matches!(outcome, Err(AuthError::InvalidCredentials)) {
+        audit::password_check_failed(id);
+    }
+    outcome
 }
 
 /// A second-factor code check behind the account's lockout and the

@@ -10,6 +10,7 @@ mod api_key;
 mod client;
 mod database;
 mod oidc_provider;
+mod process;
 mod server;
 mod smtp;
 mod totp;
@@ -21,6 +22,7 @@ pub use client::{
 };
 pub use database::{Backend, TestDb, postgres_enabled};
 pub use oidc_provider::{CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, TestProvider, free_port};
+pub use process::example_binary;
 pub use server::{
     SECRET, Server, config, start, start_app, start_beside, start_router, start_router_on,
     start_through,

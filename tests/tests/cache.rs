@@ -183,10 +183,7 @@ async fn every_revocation_is_refused_on_the_next_request(backend: Backend) {
 /// immediate; without it, the cache serves the old row for at most its TTL
 /// on SQLite, while PostgreSQL's trigger announces it at once.
 async fn user_table_edits_reach_the_cache(backend: Backend) {
-    let server = start(backend, |b| {
-        b.principal_cache(Duration::from_secs(5), 1000)
-    })
-    .await;
+    let server = start(backend, |b| b.principal_cache(Duration::from_secs(5), 1000)).await;
     let held = signed_in_and_cached(&server, "ada@example.com").await;
     let deactivate = |active: bool| {
         format!("UPDATE users SET is_active = {active} WHERE email = 'ada@example.com'")

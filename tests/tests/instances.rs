@@ -4,12 +4,12 @@
 //! other did.
 
 use std::ops::Deref;
-use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Once;
 use std::time::Duration;
 
-use crudauth_tests::{Backend, Endpoint, PASSWORD, TestDb, assert_error, retry_after};
+use crudauth_tests::{
+    Backend, Endpoint, PASSWORD, TestDb, assert_error, example_binary, retry_after,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -17,43 +17,6 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 const SECRET_KEY: &str = "instances-test-secret-key-of-at-least-32-bytes";
-
-/// The example server's binary, next to this test's own profile directory,
-/// built (or brought up to date) once per test process.
-fn example_binary() -> PathBuf {
-    static BUILD: Once = Once::new();
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_owned();
-    BUILD.call_once(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = std::process::Command::new(cargo);
-        build
-            .current_dir(&workspace)
-            .args(["build", "--quiet", "-p", "example-web-and-api", "--bin"])
-            .arg("example-web-and-api");
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build");
-        assert!(
-            status.success(),
-            "cargo build -p example-web-and-api failed"
-        );
-    });
-    // target/<profile>/deps/<this test> -> target/<profile>/
-    let profile_dir = std::env::current_exe()
-        .expect("the test's path")
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>")
-        .to_owned();
-    profile_dir.join(format!(
-        "example-web-and-api{}",
-        std::env::consts::EXE_SUFFIX
-    ))
-}
 
 /// One running example-server process, and a client of it.
 struct Instance {

@@ -15,6 +15,8 @@ pub(crate) fn expand(options: &GuardOptions, handler: Handler) -> TokenStream {
         mut item,
         principal,
     } = handler;
+    #[cfg(feature = "openapi")]
+    super::openapi::document(options, &mut item);
     let krate = &options.krate;
     let private = quote!(#krate::__private);
     let name = item.sig.ident.unraw();

@@ -4,6 +4,8 @@
 mod attr;
 mod expand;
 mod handler;
+#[cfg(feature = "openapi")]
+mod openapi;
 
 use proc_macro2::TokenStream;
 use quote::quote;

@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{emit, ok_empty, with_cookies};
-use crate::csrf;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Body, Client, Submitted};
@@ -17,7 +16,7 @@ use crate::state::CrudAuth;
 use crate::store::users::CreateError;
 use crate::store::{self, families, sessions};
 use crate::tokens::password_epoch;
-use crate::{lockout, revocation};
+use crate::{audit, csrf, lockout, revocation};
 
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 256;
@@ -37,7 +36,7 @@ pub(crate) fn validate_password(field: &str, password: &str) -> Result<(), AuthE
     Ok(())
 }
 
-pub(super) fn validate_email(email: &str) -> Result<String, AuthError> {
+pub(crate) fn validate_email(email: &str) -> Result<String, AuthError> {
     let email = email.trim();
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -124,6 +123,7 @@ pub(super) async fn register(
             user_id: user.id.clone(),
         },
     );
+    audit::registered(&user.id, client.ip);
     let body = json!({ "id": user.id, "email": user.email, "username": user.username });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -191,6 +191,7 @@ pub(super) async fn change_password(
     families::revoke_user(&txn, &owner).await?;
     txn.commit().await?;
     revocation::user(&auth, &owner).await;
+    audit::password_changed(&user.id);
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
     let Some((row, token)) = rotated else {
         return Ok(ok_empty());

@@ -7,12 +7,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::with_cookies;
-use crate::body;
 use crate::error::AuthError;
 use crate::extract::{AnyTransport, Submitted};
 use crate::revocation;
 use crate::state::CrudAuth;
 use crate::store::{families, sessions};
+use crate::{audit, body};
 
 #[derive(Deserialize)]
 pub(super) struct LogoutAll {
@@ -38,6 +38,7 @@ pub(super) async fn logout_all(
     let revoked = sessions::revoke_all(db, &owner, keep_session).await?
         + families::revoke_user_except(db, &owner, keep_family).await?;
     revocation::user(&auth, &owner).await;
+    audit::user_revoked(&owner, "logout_all", revoked);
     let response = Json(json!({ "revoked": revoked })).into_response();
     // The browser's own session went too: clear its cookies.
     if principal.session_id.is_some() && keep_session.is_none() {

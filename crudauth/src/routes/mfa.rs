@@ -365,6 +365,6 @@ pub(super) async fn verify(
     if session {
         session::start(&auth, &user, client, &parts, row.remember_me, true).await
     } else {
-        token::start(&auth, &user, &row.scope, true).await
+        token::start(&auth, &user, &row.scope, true, client.ip).await
     }
 }

@@ -10,6 +10,9 @@ mod mfa;
 mod session;
 mod token;
 
+#[cfg(feature = "cli")]
+pub(crate) use account::{validate_email, validate_password};
+
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::HeaderValue;

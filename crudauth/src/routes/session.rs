@@ -17,7 +17,7 @@ use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
 use crate::store::sessions::{self, NewSession};
 use crate::transport::session::SessionTransport;
-use crate::{body, cookies, csrf, lockout, revocation, tokens};
+use crate::{audit, body, cookies, csrf, lockout, revocation, tokens};
 
 #[derive(Deserialize)]
 pub(super) struct Login {
@@ -90,10 +90,11 @@ pub(super) async fn start(
     .await?;
     txn.commit().await?;
     if let Some(owner) = ended {
-        revocation::user(&auth, &owner).await;
+        revocation::user(auth, &owner).await;
     }
     let csrf_token = csrf::token_for(&auth.inner.secret, &token);
     let max_age = remember_me.then_some(lifetime.as_secs() as i64);
+    audit::login_succeeded(&user.id, client.ip, SessionTransport::NAME);
     emit(
         auth,
         AuthEvent::LoggedIn {
@@ -118,6 +119,7 @@ pub(super) async fn logout(
         let owner = principal.user_id.to_string();
         sessions::revoke(&auth.inner.db, &owner, id).await?;
         revocation::user(&auth, &owner).await;
+        audit::logout(&principal.user_id);
         emit(
             &auth,
             AuthEvent::LoggedOut {
@@ -167,6 +169,7 @@ pub(super) async fn revoke(
     let owner = principal.user_id.to_string();
     if uuid::Uuid::parse_str(&id).is_ok() && sessions::revoke(&auth.inner.db, &owner, &id).await? {
         revocation::user(&auth, &owner).await;
+        audit::session_revoked(&principal.user_id);
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(AuthError::NotFound)

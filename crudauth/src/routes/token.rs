@@ -15,7 +15,7 @@ use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
 use crate::store::families::{self, RotateError};
 use crate::transport::bearer::BearerTransport;
-use crate::{lockout, revocation, tokens};
+use crate::{audit, lockout, revocation, tokens};
 
 #[derive(Deserialize)]
 pub(super) struct TokenRequest {
@@ -79,7 +79,7 @@ pub(super) async fn token(
     if let Some(challenge) = mfa::challenge(&auth, &user, pending).await? {
         return Ok(challenge);
     }
-    start(&auth, &user, &scope, false).await
+    start(&auth, &user, &scope, false, client.ip).await
 }
 
 /// Signs `user` in with a new token family granted `scope` (established
@@ -89,12 +89,15 @@ pub(super) async fn start(
     user: &LoadedUser,
     scope: &str,
     mfa: bool,
+    ip: Option<std::net::IpAddr>,
 ) -> Result<Response, AuthError> {
     let sub = user.id.to_string();
     let ttl = auth.inner.config.refresh_ttl.as_secs() as i64;
     let epoch = tokens::password_epoch(&user.password_hash);
     let (family, refresh_token) =
         families::create(&auth.inner.db, &sub, scope, ttl, &epoch, mfa).await?;
+    audit::login_succeeded(&user.id, ip, BearerTransport::NAME);
+    audit::token_issued(&sub, "login");
     emit(
         auth,
         AuthEvent::LoggedIn {
@@ -136,13 +139,14 @@ pub(super) async fn refresh(
         }
         Err(RotateError::Reused) => {
             revocation::family(&auth, &owner.family_id).await;
-            tracing::warn!("crudauth: refresh token reuse detected; token family revoked");
+            audit::token_reuse_detected(&owner.user_id);
             return Err(AuthError::InvalidToken(
                 "refresh token reused; all tokens of this login are revoked",
             ));
         }
         Err(RotateError::Db(err)) => return Err(err.into()),
     };
+    audit::token_issued(&rotated.user_id, "refresh");
     grant(
         &auth,
         &rotated.user_id,
@@ -173,6 +177,7 @@ pub(super) async fn revoke(
     {
         families::revoke(db, &family).await?;
         revocation::family(&auth, &family).await;
+        audit::token_revoked();
     }
     Ok(ok_empty())
 }

@@ -135,6 +135,17 @@ pub(crate) trait UserStore: Send + Sync {
         current: &'a str,
         new: String,
     ) -> BoxFuture<'a, Result<bool, CreateError>>;
+    /// [`create`](Self::create) with the superuser flag set, in the same
+    /// insert (no half-made admin if it fails).
+    #[cfg(feature = "cli")]
+    fn create_superuser<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        email: String,
+        hash: String,
+    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
+    #[cfg(feature = "cli")]
+    fn has_superuser(&self) -> bool;
 }
 
 pub(crate) struct ModelStore<U> {
@@ -400,7 +411,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         username: Option<String>,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
-        Box::pin(insert::<U, _>(db, email, username, hash, false))
+        Box::pin(insert::<U, _>(db, email, username, hash, false, false))
     }
 
     fn replace_password_hash<'a>(
@@ -451,7 +462,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         email: String,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
-        Box::pin(insert::<U, _>(db, Some(email), None, hash, true))
+        Box::pin(insert::<U, _>(db, Some(email), None, hash, true, false))
     }
 
     #[cfg(feature = "oidc")]
@@ -530,16 +541,32 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             }
         })
     }
+
+    #[cfg(feature = "cli")]
+    fn create_superuser<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        email: String,
+        hash: String,
+    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
+        Box::pin(insert::<U, _>(db, Some(email), None, hash, false, true))
+    }
+
+    #[cfg(feature = "cli")]
+    fn has_superuser(&self) -> bool {
+        U::auth_columns().is_superuser.is_some()
+    }
 }
 
-/// Inserts a user: a fresh key when the key type makes its own, active, not
-/// a superuser, the email verified as `verified` says.
+/// Inserts a user: a fresh key when the key type makes its own, active,
+/// the email verified as `verified` says, a superuser only when asked.
 async fn insert<U: AuthUser, C: ConnectionTrait>(
     db: &C,
     email: Option<String>,
     username: Option<String>,
     hash: String,
     verified: bool,
+    superuser: bool,
 ) -> Result<LoadedUser, CreateError> {
     let columns = U::auth_columns();
     let mut active = <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
@@ -555,7 +582,7 @@ async fn insert<U: AuthUser, C: ConnectionTrait>(
     active.set(columns.password_hash, hash.into());
     for (column, value) in [
         (columns.is_active, true),
-        (columns.is_superuser, false),
+        (columns.is_superuser, superuser),
         (columns.email_verified, verified),
     ] {
         if let Some(column) = column {

@@ -39,7 +39,7 @@ impl BearerTransport {
 
 /// The token of an `Authorization: Bearer` header; `None` when the header is
 /// absent or uses another scheme (that credential is not ours).
-fn bearer_token(parts: &Parts) -> Option<Result<&str, AuthError>> {
+pub(crate) fn bearer_token(parts: &Parts) -> Option<Result<&str, AuthError>> {
     let value = parts.headers.get(AUTHORIZATION)?;
     let Ok(value) = value.to_str() else {
         return Some(Err(AuthError::InvalidToken(

@@ -120,17 +120,27 @@ pub fn auth_builder(db: DatabaseConnection, config: CrudAuthConfig) -> CrudAuthB
 }
 
 #[authed]
+#[utoipa::path(get, path = "/me", tag = "example",
+    responses((status = 200, description = "The principal's id (cookie or bearer).", body = Value)))]
 async fn me(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewJob {
     #[serde(default)]
     name: Option<String>,
 }
 
 #[authed(transport = "bearer")]
+#[utoipa::path(post, path = "/api/jobs", tag = "example", request_body = NewJob,
+    responses(
+        (status = 201, description = "The job.", body = Value),
+        (status = 400, description = "Malformed JSON.", body = crudauth::__private::ErrorBody),
+        (status = 413, description = "Body over 64 KiB.", body = crudauth::__private::ErrorBody),
+        (status = 415, description = "Not JSON.", body = crudauth::__private::ErrorBody),
+        (status = 422, description = "Wrong fields.", body = crudauth::__private::ErrorBody),
+    ))]
 async fn create_job(
     State(jobs): State<Arc<AtomicU64>>,
     user: Principal,
@@ -144,6 +154,8 @@ async fn create_job(
 }
 
 #[authed(transport = "session")]
+#[utoipa::path(get, path = "/account", tag = "example",
+    responses((status = 200, description = "The session's principal.", body = Value)))]
 async fn account(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id, "session_id": user.session_id, "transport": user.transport }))
 }
@@ -156,11 +168,32 @@ async fn rotate_keys(user: Principal) -> Json<Value> {
     Json(json!({ "rotated": true, "by": user.user_id }))
 }
 
-#[derive(Deserialize)]
+/// For superusers only (`create-user --superuser` makes the first one).
+#[authed(superuser)]
+#[utoipa::path(get, path = "/api/admin", tag = "example",
+    responses((status = 200, description = "The superuser.", body = Value)))]
+async fn admin(user: Principal) -> Json<Value> {
+    Json(json!({ "id": user.user_id, "is_superuser": user.is_superuser }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewNote {
     text: String,
 }
 
+/// Takes `Principal` as a plain extractor (no `#[authed]`), so its
+/// security section is written by hand.
+#[utoipa::path(post, path = "/api/notes", tag = "example", request_body = NewNote,
+    security(("session" = [], "csrf" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "The note.", body = Value),
+        (status = 400, description = "Malformed JSON.", body = crudauth::__private::ErrorBody),
+        (status = 401, description = "No usable credential.", body = crudauth::__private::ErrorBody),
+        (status = 403, description = "`csrf_failed`.", body = crudauth::__private::ErrorBody),
+        (status = 413, description = "Body over 64 KiB.", body = crudauth::__private::ErrorBody),
+        (status = 415, description = "Not JSON.", body = crudauth::__private::ErrorBody),
+        (status = 422, description = "Wrong fields.", body = crudauth::__private::ErrorBody),
+    ))]
 async fn create_note(user: Principal, Json(note): Json<NewNote>) -> impl IntoResponse {
     (
         StatusCode::CREATED,
@@ -182,19 +215,46 @@ async fn index(State(auth): State<CrudAuth>) -> Html<String> {
     Html(include_str!("index.html").replace("<!--crudauth:oidc-->", &buttons))
 }
 
+/// The example's own routes, documented by `#[utoipa::path]` (the
+/// security sections of the `#[authed]` ones written by the guard).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(me, account, create_job, create_note, admin))]
+struct ExampleApi;
+
+/// The whole API's OpenAPI document: crudauth's built-in routes and the
+/// example's own.
+pub fn openapi(auth: &CrudAuth) -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    let mut doc = auth.openapi();
+    doc.merge(ExampleApi::openapi());
+    doc.info.title = "crudauth example: web and API".to_owned();
+    doc
+}
+
 /// The whole application.
 pub fn app(auth: CrudAuth) -> Router {
     let state = AppState {
         auth: auth.clone(),
         jobs: Arc::new(AtomicU64::new(0)),
     };
+    let document = openapi(&auth).to_json().expect("the document serialises");
     Router::new()
         .route("/", get(index))
+        .route(
+            "/openapi.json",
+            get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    document,
+                )
+            }),
+        )
         .route("/me", get(me))
         .route("/account", get(account))
         .route("/api/jobs", post(create_job))
         .route("/api/notes", post(create_note))
         .route("/api/admin/rotate", post(rotate_keys))
+        .route("/api/admin", get(admin))
         .merge(auth.router())
         .layer(auth.layer())
         .with_state(state)

@@ -3,12 +3,26 @@
 //! in-memory SQLite database); sign-in with an OpenID provider when
 //! `CRUDAUTH_OIDC_ISSUER` is set (`_CLIENT_ID`, `_CLIENT_SECRET`, `_NAME`);
 //! `CRUDAUTH_MFA_KEY` (32 bytes, base64) turns the second factor on.
+//!
+//! With a subcommand it runs crudauth's admin command on that database
+//! instead of serving: `create-user [--superuser] --email E` (password on
+//! standard input), `revoke-user ID`, `purge`.
 
+use clap::Parser;
 use crudauth::{CrudAuthConfig, OidcProvider};
 use example_web_and_api::{app, auth_builder, connect, serve};
 
+/// The example server, or one admin command.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(subcommand)]
+    admin: Option<crudauth::cli::Command>,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -42,6 +56,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let auth = builder.build()?;
     auth.migrate().await?;
+    if let Some(command) = args.admin {
+        match command.run(&auth, std::io::stdin().lock()).await {
+            Ok(said) => println!("{said}"),
+            Err(err) => {
+                eprintln!("error: {err}");
+                std::process::exit(1);
+            }
+        }
+        return Ok(());
+    }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     serve(listener, app(auth), shutdown()).await?;

@@ -1,0 +1,184 @@
+//! The audit trail: one `tracing` event per security-relevant happening,
+//! under the target `crudauth::audit`, each with a stable name (the event's
+//! metadata name and its `event` field) and the fields `user_id`, `ip`,
+//! `transport`, `reason` where they apply.
+//!
+//! Each function is called from the one place its event happens. None takes
+//! a password, token, code or secret: the signatures are the guarantee that
+//! no credential reaches an operator's log pipeline.
+
+use std::net::IpAddr;
+
+use tracing::Level;
+
+use crate::principal::UserId;
+
+/// Emits one audit event; `$name` is both the metadata name and the `event`
+/// field, so that formatters that print only fields still show it.
+macro_rules! audit {
+    ($level:expr, $name:literal $(, $($fields:tt)*)?) => {
+        tracing::event!(
+            name: $name,
+            target: "crudauth::audit",
+            $level,
+            event = $name
+            $(, $($fields)*)?
+        )
+    };
+}
+
+/// The client address as logged: the address, or `unknown` when the app is
+/// served without the socket peer.
+fn ip_text(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+/// A user registered.
+pub(crate) fn registered(user_id: &UserId, ip: Option<IpAddr>) {
+    audit!(Level::INFO, "registered", user_id = %user_id, ip = %ip_text(ip));
+}
+
+/// A login succeeded on `transport` (`/login`: session, `/token`: bearer).
+pub(crate) fn login_succeeded(user_id: &UserId, ip: Option<IpAddr>, transport: &str) {
+    audit!(
+        Level::INFO,
+        "login_succeeded",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        transport = transport
+    );
+}
+
+/// A login was refused (`reason`: `invalid_credentials` or `locked`);
+/// `user_id` when the identifier named an account.
+pub(crate) fn login_failed(user_id: Option<&UserId>, ip: Option<IpAddr>, reason: &str) {
+    audit!(
+        Level::WARN,
+        "login_failed",
+        user_id = %user_id.map(ToString::to_string).unwrap_or_default(),
+        ip = %ip_text(ip),
+        reason = reason
+    );
+}
+
+/// A signed-in user's current-password check failed (password change and
+/// other re-authentications).
+pub(crate) fn password_check_failed(user_id: &UserId) {
+    audit!(
+        Level::WARN,
+        "password_check_failed",
+        user_id = %user_id,
+        reason = "invalid_credentials"
+    );
+}
+
+/// A lockout counter reached its limit and is locked for `secs`. `scope` is
+/// what was counted (`ip`, `identifier`, `account`); `user_id` and `ip` when
+/// known.
+pub(crate) fn locked(user_id: Option<&UserId>, ip: Option<IpAddr>, scope: &str, secs: i64) {
+    audit!(
+        Level::WARN,
+        "locked",
+        user_id = %user_id.map(ToString::to_string).unwrap_or_default(),
+        ip = %ip_text(ip),
+        reason = scope,
+        lock_secs = secs
+    );
+}
+
+/// A session ended through `/logout`.
+pub(crate) fn logout(user_id: &UserId) {
+    audit!(
+        Level::INFO,
+        "logout",
+        user_id = %user_id,
+        transport = "session"
+    );
+}
+
+/// One session was revoked by its user (`DELETE /sessions/{id}`).
+pub(crate) fn session_revoked(user_id: &UserId) {
+    audit!(
+        Level::INFO,
+        "session_revoked",
+        user_id = %user_id,
+        reason = "user"
+    );
+}
+
+/// Every session and token family of a user ended (`reason`:
+/// `logout_all`, or `admin` through [`CrudAuth::revoke_user`]).
+///
+/// [`CrudAuth::revoke_user`]: crate::CrudAuth::revoke_user
+pub(crate) fn user_revoked(user_id: &str, reason: &str, ended: u64) {
+    audit!(
+        Level::INFO,
+        "user_revoked",
+        user_id = user_id,
+        reason = reason,
+        ended = ended
+    );
+}
+
+/// A refresh token was presented a second time: its family is revoked.
+pub(crate) fn token_reuse_detected(user_id: &str) {
+    audit!(
+        Level::WARN,
+        "token_reuse_detected",
+        user_id = user_id,
+        transport = "bearer",
+        reason = "refresh_token_reused"
+    );
+}
+
+/// A token pair was issued (`reason`: `login` at `/token`, `refresh` at
+/// `/refresh`).
+pub(crate) fn token_issued(user_id: &str, reason: &str) {
+    audit!(
+        Level::INFO,
+        "token_issued",
+        user_id = user_id,
+        transport = "bearer",
+        reason = reason
+    );
+}
+
+/// A token family was revoked through `/revoke` (the token names no
+/// user until it is looked up, and an unknown one is answered alike).
+pub(crate) fn token_revoked() {
+    audit!(
+        Level::INFO,
+        "token_revoked",
+        transport = "bearer",
+        reason = "client"
+    );
+}
+
+/// An unsafe request was refused by the CSRF defence (`reason`: the
+/// refusal's message, which never holds the token).
+pub(crate) fn csrf_refused(ip: Option<IpAddr>, reason: &str) {
+    audit!(
+        Level::WARN,
+        "csrf_refused",
+        ip = %ip_text(ip),
+        transport = "session",
+        reason = reason
+    );
+}
+
+/// A user changed their password; their other sessions and families ended.
+pub(crate) fn password_changed(user_id: &UserId) {
+    audit!(Level::INFO, "password_changed", user_id = %user_id);
+}
+
+/// A user was created outside HTTP (the `create-user` command).
+#[cfg(feature = "cli")]
+pub(crate) fn user_created(user_id: &UserId, superuser: bool) {
+    audit!(
+        Level::INFO,
+        "user_created",
+        user_id = %user_id,
+        superuser = superuser,
+        reason = "admin"
+    );
+}
