@@ -41,7 +41,10 @@ async fn server(backend: Backend) -> Server {
 }
 
 /// Moves every credential's last proof `secs` into the past.
+/// Lets `secs` pass for every proof, behind crudauth's back, then tells
+/// the principal cache as an application editing these rows would.
 async fn age_proofs(server: &Server, secs: i64) {
+    let mut owners = Vec::new();
     for table in ["crudauth_sessions", "crudauth_token_families"] {
         server
             .db
@@ -50,6 +53,23 @@ async fn age_proofs(server: &Server, secs: i64) {
             ))
             .await
             .unwrap();
+        let rows = server
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(
+                server.db.get_database_backend(),
+                format!("SELECT DISTINCT user_id FROM {table}"),
+            ))
+            .await
+            .unwrap();
+        for row in rows {
+            owners.push(row.try_get::<String>("", "user_id").unwrap());
+        }
+    }
+    for owner in owners {
+        server
+            .auth
+            .invalidate_user(owner.parse::<i64>().unwrap())
+            .await;
     }
 }
 
@@ -767,7 +787,11 @@ async fn mfa_and_fresh_gates_cost_no_extra_query(backend: Backend) {
             db.set_metric_callback(move |_| {
                 counter.fetch_add(1, SeqCst);
             });
-            example_web_and_api::auth_builder(db, crudauth_tests::config()).mfa_key(MFA_KEY)
+            // The uncached path, where every request reads its row: the
+            // flags must ride on it (with the cache on, neither reads).
+            example_web_and_api::auth_builder(db, crudauth_tests::config())
+                .mfa_key(MFA_KEY)
+                .principal_cache(std::time::Duration::ZERO, 0)
         },
         |auth| {
             axum::Router::new()
