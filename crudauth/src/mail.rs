@@ -182,7 +182,11 @@ impl EmailSender for LogSender {
 /// URL's user and password (percent-encoded).
 #[derive(Clone)]
 pub struct SmtpSender {
-    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
+    /// Built at the first send: lettre's connection pool starts a task,
+    /// which needs the runtime that sends, while a sender may be made
+    /// before any runtime exists.
+    transport: Arc<OnceLock<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>>>,
     from: lettre::message::Mailbox,
 }
 
@@ -225,12 +229,16 @@ impl SmtpSender {
                     "expected smtp://[user:pass@]host[:port] or smtps://[user:pass@]host[:port]",
                 )
             })?;
-        let transport = builder.timeout(Some(Duration::from_secs(20))).build();
+        let builder = builder.timeout(Some(Duration::from_secs(20)));
         let from = from.trim().parse().map_err(|_| ConfigError::Invalid {
             setting: "mail_from",
             reason: "expected `name <address>` or an address",
         })?;
-        Ok(Self { transport, from })
+        Ok(Self {
+            builder,
+            transport: Arc::new(OnceLock::new()),
+            from,
+        })
     }
 }
 
@@ -249,7 +257,8 @@ impl EmailSender for SmtpSender {
                 }
                 None => builder.singlepart(SinglePart::plain(email.text)),
             }?;
-            self.transport.send(message).await?;
+            let transport = self.transport.get_or_init(|| self.builder.clone().build());
+            transport.send(message).await?;
             Ok(())
         })
     }
