@@ -182,26 +182,15 @@ impl<U: AuthUser> ModelStore<U> {
                 .eq(Expr::val(family_id))
                 .and(Expr::col((family::Entity, family::Column::UserId)).eq(Expr::val(owner))),
         );
-        query.expr_as(
-            Expr::col((family::Entity, family::Column::ExpiresAt)),
-            Alias::new(FAMILY_EXPIRES),
-        );
-        query.expr_as(
-            Expr::col((family::Entity, family::Column::RevokedAt)),
-            Alias::new(FAMILY_REVOKED),
-        );
-        query.expr_as(
-            Expr::col((family::Entity, family::Column::PasswordEpoch)),
-            Alias::new(FAMILY_EPOCH),
-        );
-        query.expr_as(
-            Expr::col((family::Entity, family::Column::Mfa)),
-            Alias::new(FAMILY_MFA),
-        );
-        query.expr_as(
-            Expr::col((family::Entity, family::Column::AuthenticatedAt)),
-            Alias::new(FAMILY_AUTHENTICATED),
-        );
+        for (column, alias) in [
+            (family::Column::ExpiresAt, FAMILY_EXPIRES),
+            (family::Column::RevokedAt, FAMILY_REVOKED),
+            (family::Column::PasswordEpoch, FAMILY_EPOCH),
+            (family::Column::Mfa, FAMILY_MFA),
+            (family::Column::AuthenticatedAt, FAMILY_AUTHENTICATED),
+        ] {
+            query.expr_as(Expr::col((family::Entity, column)), Alias::new(alias));
+        }
         query.and_where(Expr::col((U::Entity::default(), U::auth_columns().id)).eq(Expr::val(key)));
         query.clone()
     }
