@@ -201,19 +201,28 @@ async fn create_note(user: Principal, Json(note): Json<NewNote>) -> impl IntoRes
     )
 }
 
-/// The page, with a "Sign in with <name>" link per sign-in provider.
+/// The page, with a "Sign in with <name>" link per sign-in provider (and a
+/// button listing the linked identities when there is one). It is also
+/// served at the paths of the links in crudauth's mails, which it reads
+/// the token from.
 async fn index(State(auth): State<CrudAuth>) -> Html<String> {
-    let buttons: String = auth
-        .oidc_providers()
-        .into_iter()
+    let providers = auth.oidc_providers();
+    let mut buttons: String = providers
+        .iter()
         .map(|name| {
             format!(
                 "<p><a class=\"button\" id=\"oidc-{name}\" href=\"/oauth/{name}/authorize?redirect_to=/\">Sign in with {name}</a></p>"
             )
         })
         .collect();
+    if !providers.is_empty() {
+        buttons.push_str("<p><button id=\"identities\">GET /oauth/identities</button></p>");
+    }
     Html(include_str!("index.html").replace("<!--crudauth:oidc-->", &buttons))
 }
+
+/// Where the links in crudauth's mails lead (`{public_origin}{path}?token=…`).
+pub const LINK_PATHS: [&str; 3] = ["/verify-email", "/reset-password", "/confirm-email"];
 
 /// The example's own routes, documented by `#[utoipa::path]` (the
 /// security sections of the `#[authed]` ones written by the guard).
@@ -238,8 +247,12 @@ pub fn app(auth: CrudAuth) -> Router {
         jobs: Arc::new(AtomicU64::new(0)),
     };
     let document = openapi(&auth).to_json().expect("the document serialises");
-    Router::new()
-        .route("/", get(index))
+    let page = LINK_PATHS
+        .into_iter()
+        .fold(Router::new().route("/", get(index)), |router, path| {
+            router.route(path, get(index))
+        });
+    page
         .route(
             "/openapi.json",
             get(move || async move {
