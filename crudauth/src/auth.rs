@@ -537,12 +537,14 @@ impl CrudAuthBuilder {
                 return Err(ConfigError::DuplicateTransport(entry.transport.name()));
             }
         }
+        // Before the narrowed handlers: a sign-in provider without the
+        // session transport is the more specific mistake to name.
+        #[cfg(feature = "oidc")]
+        check_oidc(&self.oidc, &self.chain, &config, users.has_email())?;
         let handlers = registry::unknown_transports(&self.chain);
         if !handlers.is_empty() {
             return Err(ConfigError::UnknownTransports { handlers });
         }
-        #[cfg(feature = "oidc")]
-        check_oidc(&self.oidc, &self.chain, &config, users.has_email())?;
         warn_about_relaxed_settings(&config);
         let email_sender = match (self.email_sender, config.smtp_url.as_deref()) {
             (Some(sender), _) => Some(sender),

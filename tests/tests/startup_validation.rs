@@ -1,10 +1,12 @@
 //! A handler narrowed to a transport the `CrudAuth` does not enable makes
-//! `build()` fail, naming the handler. Its own test binary, with its own user
-//! model: the registry is process-wide, so these handlers would fail the
-//! `build()` of any binary that links them.
+//! `build()` fail, naming the handler; so does a sign-in provider without
+//! what its flow needs (the session transport, a public origin). Its own
+//! test binary, with its own user model: the registry is process-wide, so
+//! these handlers would fail the `build()` of any binary that links them.
 
 use crudauth::{
-    BearerTransport, ConfigError, CrudAuth, CrudAuthBuilder, Principal, SessionTransport, authed,
+    BearerTransport, ConfigError, CrudAuth, CrudAuthBuilder, OidcProvider, Principal,
+    SessionTransport, authed,
 };
 
 mod user {
@@ -79,4 +81,59 @@ async fn build_succeeds_when_every_narrowed_transport_is_enabled() {
         .build()
         .unwrap();
     let _ = (account, either, unrestricted);
+}
+
+/// GitHub's preset needs no discovery, so no provider has to run.
+fn provider() -> OidcProvider {
+    OidcProvider::github("client-id", "client-secret").unwrap()
+}
+
+fn oidc_refusal(err: ConfigError) -> &'static str {
+    match err {
+        ConfigError::Invalid {
+            setting: "oidc_provider",
+            reason,
+        } => reason,
+        other => panic!("expected the oidc_provider setting refused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn build_refuses_a_sign_in_provider_without_a_public_origin() {
+    let err = builder()
+        .await
+        .transport(SessionTransport::new())
+        .transport(BearerTransport::new())
+        .oidc_provider(provider())
+        .build()
+        .unwrap_err();
+    let reason = oidc_refusal(err);
+    assert!(reason.contains("public_origin"), "{reason}");
+    assert!(reason.contains("CRUDAUTH_PUBLIC_ORIGIN"), "{reason}");
+}
+
+#[tokio::test]
+async fn build_refuses_a_sign_in_provider_without_the_session_transport() {
+    let err = builder()
+        .await
+        .transport(BearerTransport::new())
+        .public_origin("https://app.example.com")
+        .oidc_provider(provider())
+        .build()
+        .unwrap_err();
+    let reason = oidc_refusal(err);
+    assert!(reason.contains("session transport"), "{reason}");
+    assert!(reason.contains("SessionTransport::new()"), "{reason}");
+}
+
+#[tokio::test]
+async fn build_accepts_a_sign_in_provider_with_a_session_and_a_public_origin() {
+    builder()
+        .await
+        .transport(SessionTransport::new())
+        .transport(BearerTransport::new())
+        .public_origin("https://app.example.com")
+        .oidc_provider(provider())
+        .build()
+        .unwrap();
 }
