@@ -2,7 +2,10 @@
 //! `CRUDAUTH_ADDR` (default 127.0.0.1:3000) with `DATABASE_URL` (default an
 //! in-memory SQLite database); sign-in with an OpenID provider when
 //! `CRUDAUTH_OIDC_ISSUER` is set (`_CLIENT_ID`, `_CLIENT_SECRET`, `_NAME`);
-//! `CRUDAUTH_MFA_KEY` (32 bytes, base64) turns the second factor on.
+//! `CRUDAUTH_MFA_KEY` (32 bytes, base64) turns the second factor on;
+//! `CRUDAUTH_SMTP_URL` delivers the recovery mails (otherwise they are
+//! logged), whose links lead back to the page at `/verify-email`,
+//! `/reset-password` and `/confirm-email`.
 //!
 //! With a subcommand it runs crudauth's admin command on that database
 //! instead of serving: `create-user [--superuser] --email E` (password on
