@@ -255,6 +255,10 @@ def recovery():
 
 def oidc():
     assert ARGS.account and ARGS.email, "--account and --email are required for oidc"
+    # A callback this browser never started comes back to the page as an error.
+    open_page(f"{BASE}/oauth/{ARGS.provider}/callback?code=forged&state=forged")
+    wait_for(f"location.href.startsWith({json.dumps(BASE)}) && document.getElementById('out')"
+             ".textContent === 'sign-in failed: invalid_state'", "the refused callback shown")
     open_page(BASE + "/")
     out_after("document.getElementById('me').click()", "GET /me -> 401")
     button = f"oidc-{ARGS.provider}"

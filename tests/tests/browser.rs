@@ -210,10 +210,9 @@ async fn the_example_page_signs_in_with_an_openid_provider() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let accounts = json!({ "grace": { "email": "grace@example.com", "email_verified": true } });
-    let Some(provider) = TestProvider::start(
-        &accounts,
-        &[format!("http://{addr}/oauth/testid/callback")],
-    ) else {
+    let Some(provider) =
+        TestProvider::start(&accounts, &[format!("http://{addr}/oauth/testid/callback")])
+    else {
         return;
     };
     let mut server = start_example(

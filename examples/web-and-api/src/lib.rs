@@ -252,25 +252,24 @@ pub fn app(auth: CrudAuth) -> Router {
         .fold(Router::new().route("/", get(index)), |router, path| {
             router.route(path, get(index))
         });
-    page
-        .route(
-            "/openapi.json",
-            get(move || async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    document,
-                )
-            }),
-        )
-        .route("/me", get(me))
-        .route("/account", get(account))
-        .route("/api/jobs", post(create_job))
-        .route("/api/notes", post(create_note))
-        .route("/api/admin/rotate", post(rotate_keys))
-        .route("/api/admin", get(admin))
-        .merge(auth.router())
-        .layer(auth.layer())
-        .with_state(state)
+    page.route(
+        "/openapi.json",
+        get(move || async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                document,
+            )
+        }),
+    )
+    .route("/me", get(me))
+    .route("/account", get(account))
+    .route("/api/jobs", post(create_job))
+    .route("/api/notes", post(create_note))
+    .route("/api/admin/rotate", post(rotate_keys))
+    .route("/api/admin", get(admin))
+    .merge(auth.router())
+    .layer(auth.layer())
+    .with_state(state)
 }
 
 /// Serves `app` on `listener` (with client addresses) until `shutdown`.
