@@ -247,29 +247,30 @@ pub fn app(auth: CrudAuth) -> Router {
         jobs: Arc::new(AtomicU64::new(0)),
     };
     let document = openapi(&auth).to_json().expect("the document serialises");
-    let page = LINK_PATHS
-        .into_iter()
-        .fold(Router::new().route("/", get(index)), |router, path| {
-            router.route(path, get(index))
-        });
-    page.route(
-        "/openapi.json",
-        get(move || async move {
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                document,
-            )
-        }),
-    )
-    .route("/me", get(me))
-    .route("/account", get(account))
-    .route("/api/jobs", post(create_job))
-    .route("/api/notes", post(create_note))
-    .route("/api/admin/rotate", post(rotate_keys))
-    .route("/api/admin", get(admin))
-    .merge(auth.router())
-    .layer(auth.layer())
-    .with_state(state)
+    // The mails' links open the page, which reads their token.
+    let mut routes = Router::new().route("/", get(index));
+    for path in LINK_PATHS {
+        routes = routes.route(path, get(index));
+    }
+    routes
+        .route(
+            "/openapi.json",
+            get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    document,
+                )
+            }),
+        )
+        .route("/me", get(me))
+        .route("/account", get(account))
+        .route("/api/jobs", post(create_job))
+        .route("/api/notes", post(create_note))
+        .route("/api/admin/rotate", post(rotate_keys))
+        .route("/api/admin", get(admin))
+        .merge(auth.router())
+        .layer(auth.layer())
+        .with_state(state)
 }
 
 /// Serves `app` on `listener` (with client addresses) until `shutdown`.
