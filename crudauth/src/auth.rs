@@ -18,6 +18,7 @@ use crate::layer::AuthLayer;
 use crate::mail::{EmailSender, Mailer, SmtpSender};
 use crate::mfa::MfaKey;
 use crate::password::Hasher;
+use crate::password::policy::PasswordPolicy;
 use crate::principal::UserId;
 use crate::state::{ChainEntry, CrudAuth, Hook, Inner, Transport};
 use crate::store::users::{ModelStore, UserStore};
@@ -298,6 +299,7 @@ pub struct CrudAuthBuilder {
     chain: Vec<ChainEntry>,
     hooks: Vec<Hook>,
     email_sender: Option<Arc<dyn EmailSender>>,
+    password_policy: PasswordPolicy,
     #[cfg(feature = "oidc")]
     oidc: Vec<crate::oidc::OidcProvider>,
 }
@@ -464,6 +466,24 @@ impl CrudAuthBuilder {
         self
     }
 
+    /// The rules every new password must pass, at `/register`,
+    /// `/change-password`, `/password/reset-confirm`, `/set-password` and
+    /// the `create-user` command (default: 8 to 256 characters).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crudauth::{CrudAuth, PasswordPolicy};
+    ///
+    /// let builder = CrudAuth::builder()
+    ///     .password_policy(PasswordPolicy::default().min_len(12).require_digit());
+    /// # let _ = builder;
+    /// ```
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
     /// Recovery requests (`/email/verify-request`,
     /// `/password/reset-request`) allowed per client IP per hour (default
     /// 20); `0` turns the throttle off.
@@ -519,6 +539,7 @@ impl CrudAuthBuilder {
         let users = self.users.ok_or(ConfigError::MissingUserModel)?;
         let mut config = self.config;
         config.validate()?;
+        self.password_policy.validate()?;
         let secret = config.secret_key.get_or_insert_with(random_secret).clone();
         if secret.len() < 32 {
             return Err(ConfigError::WeakSecret(secret.len()));
@@ -583,6 +604,7 @@ impl CrudAuthBuilder {
                     setting: "password hashing",
                     reason: "could not start the hashing threads",
                 })?,
+                password_policy: self.password_policy,
                 jwt,
                 hooks: self.hooks,
                 cache,

@@ -27,7 +27,8 @@ use std::io::BufRead;
 
 use crate::audit;
 use crate::error::AuthError;
-use crate::routes::{validate_email, validate_password};
+use crate::password::policy::PasswordContext;
+use crate::routes::validate_email;
 use crate::state::CrudAuth;
 use crate::store::users::CreateError;
 
@@ -122,7 +123,11 @@ async fn create_user(
     let mut password = String::new();
     input.read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
-    validate_password("password", &password)?;
+    auth.inner.password_policy.check(
+        "password",
+        &password,
+        &PasswordContext::new(Some(&email), None),
+    )?;
     if users.exists(db, Some(&email), None).await? {
         return Err(AuthError::AlreadyRegistered.into());
     }

@@ -105,6 +105,7 @@ pub use mail::{Email, EmailKind, EmailSender, LogSender, MailError, SendFuture, 
 #[cfg(feature = "oidc")]
 pub use oidc::{OidcError, OidcProvider};
 pub use password::hash_password_blocking;
+pub use password::policy::{PasswordContext, PasswordPolicy};
 pub use principal::{Principal, UserId};
 pub use state::{CrudAuth, Transport, TransportFuture};
 #[cfg(feature = "migration")]

@@ -18,12 +18,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::account::{validate_email, validate_password};
+use super::account::validate_email;
 use super::{emit, ok_empty};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Body, Client, Submitted};
 use crate::mail::{Email, EmailKind};
+use crate::password::policy::PasswordContext;
 use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
 use crate::store::entities::one_time_token;
@@ -234,8 +235,12 @@ pub(super) async fn reset_confirm(
     State(auth): State<CrudAuth>,
     Body(form): Body<ResetConfirm>,
 ) -> Result<Response, AuthError> {
-    validate_password("new_password", &form.new_password)?;
     let (row, user) = redeemable(&auth, &form.token, EmailKind::ResetPassword).await?;
+    auth.inner.password_policy.check(
+        "new_password",
+        &form.new_password,
+        &PasswordContext::of(&user),
+    )?;
     let hash = auth.inner.hasher.hash(form.new_password).await?;
     let owner = user.id.to_string();
     let txn = store::begin_write(&auth.inner.db).await?;
