@@ -135,7 +135,9 @@ async fn create_user(
     let created = if superuser {
         users.create_superuser(db, email.clone(), hash).await
     } else {
-        users.create(db, Some(email.clone()), None, hash).await
+        users
+            .create(db, Some(email.clone()), None, hash, Vec::new())
+            .await
     };
     let user = match created {
         Ok(user) => user,

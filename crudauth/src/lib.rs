@@ -112,6 +112,7 @@ pub use state::{CrudAuth, Transport, TransportFuture};
 pub use store::migration::Migration;
 pub use transport::bearer::BearerTransport;
 pub use transport::session::SessionTransport;
+pub use user::register::NewUser;
 pub use user::{AuthColumns, AuthUser, UserKey};
 
 #[cfg(feature = "macros")]

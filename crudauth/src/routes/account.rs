@@ -58,6 +58,9 @@ pub(super) struct Register {
     email: Option<String>,
     username: Option<String>,
     password: String,
+    /// The rest of the body: the allowlisted columns are read from it.
+    #[serde(flatten)]
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 pub(super) async fn register(
@@ -79,6 +82,9 @@ pub(super) async fn register(
         }
         None => None,
     };
+    let fields = users
+        .register_values(&form.fields)
+        .map_err(|err| AuthError::Invalid(err.to_string()))?;
     auth.inner.password_policy.check(
         "password",
         &form.password,
@@ -90,7 +96,8 @@ pub(super) async fn register(
     if auth.inner.mail.configured
         && let Some(email) = email
     {
-        return super::recovery::register_quietly(&auth, email, username, form.password).await;
+        return super::recovery::register_quietly(&auth, email, username, form.password, fields)
+            .await;
     }
     if users
         .exists(db, email.as_deref(), username.as_deref())
@@ -99,7 +106,7 @@ pub(super) async fn register(
         return Err(AuthError::AlreadyRegistered);
     }
     let hash = auth.inner.hasher.hash(form.password).await?;
-    let user = match users.create(db, email, username, hash).await {
+    let user = match users.create(db, email, username, hash, fields).await {
         Ok(user) => user,
         Err(CreateError::Duplicate) => return Err(AuthError::AlreadyRegistered),
         Err(CreateError::Db(err)) => return Err(err.into()),

@@ -38,11 +38,6 @@ const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
 const RESET_TTL: Duration = Duration::from_secs(3600);
 const CHANGE_TTL: Duration = Duration::from_secs(3600);
 
-/// The paths of the links, on the public origin.
-const VERIFY_PATH: &str = "/verify-email";
-const RESET_PATH: &str = "/reset-password";
-const CHANGE_PATH: &str = "/confirm-email";
-
 /// The owner of a token issued for nobody: no user id parses from it.
 const NOBODY: &str = "";
 
@@ -168,9 +163,10 @@ async fn request(
     let user = by_email(auth, &email).await?.filter(|u| {
         u.is_active && allowed && !(kind == EmailKind::VerifyEmail && u.email_verified)
     });
+    let config = &auth.inner.config;
     let (ttl, path) = match kind {
-        EmailKind::VerifyEmail => (VERIFY_TTL, VERIFY_PATH),
-        _ => (RESET_TTL, RESET_PATH),
+        EmailKind::VerifyEmail => (VERIFY_TTL, &config.verify_email_path),
+        _ => (RESET_TTL, &config.reset_password_path),
     };
     let token = issue(auth, kind, user.as_ref(), None, ttl).await?;
     if let Some(to) = user.and_then(|u| u.email) {
@@ -305,7 +301,7 @@ pub(super) async fn change_request(
     )
     .await?;
     if allowed {
-        let link = link(&auth, CHANGE_PATH, &token);
+        let link = link(&auth, &auth.inner.config.confirm_email_path, &token);
         auth.inner
             .mail
             .enqueue(Email::with_link(new_email, kind, link, CHANGE_TTL));
@@ -369,6 +365,7 @@ pub(super) async fn register_quietly(
     email: String,
     username: Option<String>,
     password: String,
+    fields: Vec<(String, sea_orm::Value)>,
 ) -> Result<Response, AuthError> {
     let users = &auth.inner.users;
     let db = &auth.inner.db;
@@ -382,7 +379,10 @@ pub(super) async fn register_quietly(
     let created = if taken {
         None
     } else {
-        match users.create(db, Some(email.clone()), username, hash).await {
+        match users
+            .create(db, Some(email.clone()), username, hash, fields)
+            .await
+        {
             Ok(user) => Some(user),
             // Taken by a concurrent registration.
             Err(CreateError::Duplicate) => None,
@@ -394,7 +394,7 @@ pub(super) async fn register_quietly(
     match created {
         Some(user) => {
             if allowed && users.has_email_verified() {
-                let link = link(auth, VERIFY_PATH, &token);
+                let link = link(auth, &auth.inner.config.verify_email_path, &token);
                 auth.inner
                     .mail
                     .enqueue(Email::with_link(email, kind, link, VERIFY_TTL));
