@@ -195,7 +195,8 @@ impl PasswordPolicy {
         if len > self.max_len {
             return Some(format!("must be at most {} characters", self.max_len));
         }
-        let classes: [(bool, fn(char) -> bool, &str); 4] = [
+        type Class = fn(char) -> bool;
+        let classes: [(bool, Class, &str); 4] = [
             (
                 self.upper,
                 char::is_uppercase,

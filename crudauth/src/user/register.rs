@@ -27,8 +27,10 @@ pub struct NewUser<'a> {
 #[derive(Clone)]
 pub(crate) struct NewUserHook {
     pub model: TypeId,
-    pub call: Arc<dyn Fn(&NewUser<'_>, &mut dyn Any) + Send + Sync>,
+    pub call: Arc<HookFn>,
 }
+
+type HookFn = dyn Fn(&NewUser<'_>, &mut dyn Any) + Send + Sync;
 
 impl fmt::Debug for NewUserHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
