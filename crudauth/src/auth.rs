@@ -18,11 +18,13 @@ use crate::layer::AuthLayer;
 use crate::mail::{EmailSender, Mailer, SmtpSender};
 use crate::mfa::MfaKey;
 use crate::password::Hasher;
+use crate::password::policy::PasswordPolicy;
 use crate::principal::UserId;
 use crate::state::{ChainEntry, CrudAuth, Hook, Inner, Transport};
 use crate::store::users::{ModelStore, UserStore};
 use crate::store::{self, families, purge, sessions};
 use crate::user::AuthUser;
+use crate::user::register::{NewUser, NewUserHook};
 use crate::{jwt, registry, revocation, routes};
 
 impl CrudAuth {
@@ -298,6 +300,9 @@ pub struct CrudAuthBuilder {
     chain: Vec<ChainEntry>,
     hooks: Vec<Hook>,
     email_sender: Option<Arc<dyn EmailSender>>,
+    password_policy: PasswordPolicy,
+    register_fields: Vec<String>,
+    new_user: Option<NewUserHook>,
     #[cfg(feature = "oidc")]
     oidc: Vec<crate::oidc::OidcProvider>,
 }
@@ -464,6 +469,117 @@ impl CrudAuthBuilder {
         self
     }
 
+    /// The rules every new password must pass, at `/register`,
+    /// `/change-password`, `/password/reset-confirm`, `/set-password` and
+    /// the `create-user` command (default: 8 to 256 characters).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crudauth::{CrudAuth, PasswordPolicy};
+    ///
+    /// let builder = CrudAuth::builder()
+    ///     .password_policy(PasswordPolicy::default().min_len(12).require_digit());
+    /// # let _ = builder;
+    /// ```
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
+    /// The extra columns of the user entity a client may set at
+    /// `/register` (a `display_name`, a locale); other fields of the body
+    /// are ignored. Each value is read as its column's type: a JSON value
+    /// of another type is refused with 422 `invalid` naming the field.
+    ///
+    /// [`build`](Self::build) fails on a column crudauth manages (the key,
+    /// the password hash, `is_active`, `is_superuser`, `email_verified`,
+    /// the scopes), on email and username (already read), and on a column
+    /// the entity does not have.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = crudauth::CrudAuth::builder().register_fields(["display_name", "locale"]);
+    /// # let _ = builder;
+    /// ```
+    pub fn register_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.register_fields = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets server-side values on every new user, whatever made it
+    /// (`/register`, a sign-in provider, the `create-user` command):
+    /// `hook` gets who the user is and the entity's `ActiveModel`, after
+    /// crudauth's own columns and the client's
+    /// [`register_fields`](Self::register_fields), so what it sets wins.
+    /// [`build`](Self::build) fails when the `ActiveModel` is not the user
+    /// model's.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # mod user {
+    /// # use sea_orm::entity::prelude::*;
+    /// # #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, crudauth::AuthUser)]
+    /// # #[sea_orm(table_name = "users")]
+    /// # pub struct Model { #[sea_orm(primary_key)] pub id: i64, pub email: String,
+    /// #   pub password_hash: String, pub display_name: Option<String> }
+    /// # #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// # pub enum Relation {}
+    /// # impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// use sea_orm::ActiveValue::Set;
+    ///
+    /// let builder = crudauth::CrudAuth::builder()
+    ///     .user_model::<user::Model>()
+    ///     .new_user(|new, row: &mut user::ActiveModel| {
+    ///         // Until they choose one, the part of the email before the `@`.
+    ///         let name = new.email.and_then(|e| e.split('@').next());
+    ///         if row.display_name.is_not_set() {
+    ///             row.display_name = Set(name.map(str::to_owned));
+    ///         }
+    ///     });
+    /// # let _ = builder;
+    /// ```
+    pub fn new_user<A: std::any::Any>(
+        mut self,
+        hook: impl Fn(&NewUser<'_>, &mut A) + Send + Sync + 'static,
+    ) -> Self {
+        self.new_user = Some(NewUserHook::new(hook));
+        self
+    }
+
+    /// The paths, on the [`public_origin`](Self::public_origin), of the
+    /// pages that redeem the mailed links (defaults `/verify-email`,
+    /// `/reset-password`, `/confirm-email`): each link is
+    /// `{public_origin}{path}?token=…`. [`build`](Self::build) refuses a
+    /// path that does not start with one `/` or holds a query, a fragment
+    /// or spaces.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = crudauth::CrudAuth::builder()
+    ///     .link_paths("/account/verify", "/account/reset", "/account/confirm-email");
+    /// # let _ = builder;
+    /// ```
+    pub fn link_paths(
+        mut self,
+        verify_email: impl Into<String>,
+        reset_password: impl Into<String>,
+        confirm_email: impl Into<String>,
+    ) -> Self {
+        self.config.verify_email_path = verify_email.into();
+        self.config.reset_password_path = reset_password.into();
+        self.config.confirm_email_path = confirm_email.into();
+        self
+    }
+
     /// Recovery requests (`/email/verify-request`,
     /// `/password/reset-request`) allowed per client IP per hour (default
     /// 20); `0` turns the throttle off.
@@ -512,13 +628,17 @@ impl CrudAuthBuilder {
     /// count, window or base lock of 0, a zero lifetime or timeout, a
     /// duration over 100 years, a mail sender without a public origin (the
     /// links need it), an unusable `smtp_url`, a public origin that is not
-    /// `scheme://host[:port]`, and an MFA key that is not 32 bytes or is the
-    /// secret key.
+    /// `scheme://host[:port]`, an MFA key that is not 32 bytes or is the
+    /// secret key, a `register_fields` column that is privileged or unknown,
+    /// a `new_user` hook for another entity, a password policy no password
+    /// can pass, and a link path that is not a plain path.
     pub fn build(self) -> Result<CrudAuth, ConfigError> {
         let db = self.db.ok_or(ConfigError::MissingDatabase)?;
-        let users = self.users.ok_or(ConfigError::MissingUserModel)?;
+        let mut users = self.users.ok_or(ConfigError::MissingUserModel)?;
+        users.set_registration(self.register_fields, self.new_user)?;
         let mut config = self.config;
         config.validate()?;
+        self.password_policy.validate()?;
         let secret = config.secret_key.get_or_insert_with(random_secret).clone();
         if secret.len() < 32 {
             return Err(ConfigError::WeakSecret(secret.len()));
@@ -585,6 +705,7 @@ impl CrudAuthBuilder {
                     setting: "password hashing",
                     reason: "could not start the hashing threads",
                 })?,
+                password_policy: self.password_policy,
                 jwt,
                 hooks: self.hooks,
                 cache,

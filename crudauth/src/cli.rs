@@ -27,7 +27,8 @@ use std::io::BufRead;
 
 use crate::audit;
 use crate::error::AuthError;
-use crate::routes::{validate_email, validate_password};
+use crate::password::policy::PasswordContext;
+use crate::routes::validate_email;
 use crate::state::CrudAuth;
 use crate::store::users::CreateError;
 
@@ -122,7 +123,11 @@ async fn create_user(
     let mut password = String::new();
     input.read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
-    validate_password("password", &password)?;
+    auth.inner.password_policy.check(
+        "password",
+        &password,
+        &PasswordContext::new(Some(&email), None),
+    )?;
     if users.exists(db, Some(&email), None).await? {
         return Err(AuthError::AlreadyRegistered.into());
     }
@@ -130,7 +135,9 @@ async fn create_user(
     let created = if superuser {
         users.create_superuser(db, email.clone(), hash).await
     } else {
-        users.create(db, Some(email.clone()), None, hash).await
+        users
+            .create(db, Some(email.clone()), None, hash, Vec::new())
+            .await
     };
     let user = match created {
         Ok(user) => user,

@@ -130,6 +130,16 @@ pub struct CrudAuthConfig {
     /// Recovery requests (verify, reset) allowed per client IP per hour;
     /// 0 turns the throttle off.
     pub recovery_per_hour: u32,
+    /// The path, on the public origin, of the page that redeems a
+    /// verification link (default `/verify-email`); the link is
+    /// `{public_origin}{path}?token=…`.
+    pub verify_email_path: String,
+    /// The path of the page that redeems a password-reset link (default
+    /// `/reset-password`).
+    pub reset_password_path: String,
+    /// The path of the page that redeems an email-change link (default
+    /// `/confirm-email`).
+    pub confirm_email_path: String,
 }
 
 impl std::fmt::Debug for CrudAuthConfig {
@@ -178,6 +188,9 @@ impl Default for CrudAuthConfig {
             smtp_url: None,
             mail_from: "crudauth <no-reply@localhost>".to_owned(),
             recovery_per_hour: 20,
+            verify_email_path: "/verify-email".to_owned(),
+            reset_password_path: "/reset-password".to_owned(),
+            confirm_email_path: "/confirm-email".to_owned(),
         }
     }
 }
@@ -407,6 +420,28 @@ impl CrudAuthConfig {
                 "public_origin",
                 "expected scheme://host[:port], such as https://app.example.com",
             );
+        }
+        let paths = [
+            ("verify_email_path", &self.verify_email_path),
+            ("reset_password_path", &self.reset_password_path),
+            ("confirm_email_path", &self.confirm_email_path),
+        ];
+        for (setting, path) in paths {
+            // The token is appended as `?token=`: a query or fragment of
+            // the path's own would swallow it, and `//` would make the link
+            // point at another host.
+            let plain = path.starts_with('/')
+                && !path.starts_with("//")
+                && !path
+                    .chars()
+                    .any(|c| matches!(c, '?' | '#' | '\\') || c.is_whitespace() || c.is_control());
+            if !plain {
+                return invalid(
+                    setting,
+                    "expected a path starting with one `/`, without query, fragment or spaces, \
+                     such as /verify-email",
+                );
+            }
         }
         Ok(())
     }

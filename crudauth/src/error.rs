@@ -44,6 +44,15 @@ pub enum ConfigError {
         /// What was expected.
         reason: &'static str,
     },
+    /// [`register_fields`](crate::CrudAuthBuilder::register_fields) names a
+    /// column that clients must not set, or that they cannot.
+    #[error("`register_fields` lists \"{field}\": {reason}")]
+    RegisterField {
+        /// The field as listed.
+        field: String,
+        /// Why it cannot be listed, and what to do instead.
+        reason: String,
+    },
     /// A setting is out of range.
     #[error("invalid setting `{setting}`: {reason}")]
     Invalid {

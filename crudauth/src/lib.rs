@@ -105,12 +105,14 @@ pub use mail::{Email, EmailKind, EmailSender, LogSender, MailError, SendFuture, 
 #[cfg(feature = "oidc")]
 pub use oidc::{OidcError, OidcProvider};
 pub use password::hash_password_blocking;
+pub use password::policy::{PasswordContext, PasswordPolicy};
 pub use principal::{Principal, UserId};
 pub use state::{CrudAuth, Transport, TransportFuture};
 #[cfg(feature = "migration")]
 pub use store::migration::Migration;
 pub use transport::bearer::BearerTransport;
 pub use transport::session::SessionTransport;
+pub use user::register::NewUser;
 pub use user::{AuthColumns, AuthUser, UserKey};
 
 #[cfg(feature = "macros")]

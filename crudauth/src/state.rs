@@ -19,6 +19,7 @@ use crate::events::AuthEvent;
 use crate::jwt;
 use crate::mfa::MfaKey;
 use crate::password::Hasher;
+use crate::password::policy::PasswordPolicy;
 use crate::principal::Principal;
 use crate::store::users::UserStore;
 
@@ -62,6 +63,7 @@ pub(crate) struct Inner {
     pub secret: Vec<u8>,
     pub chain: Vec<ChainEntry>,
     pub hasher: Hasher,
+    pub password_policy: PasswordPolicy,
     pub jwt: jwt::Keys,
     pub hooks: Vec<Hook>,
     pub cache: PrincipalCache,

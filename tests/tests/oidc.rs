@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crudauth::OidcProvider;
+use crudauth::{CrudAuthBuilder, OidcProvider, PasswordPolicy};
 use crudauth_tests::{
     Backend, CLIENT_ID, CLIENT_SECRET, PASSWORD, PUBLIC_CLIENT_ID, Server, TestProvider,
     assert_error, config, free_port, on_both_backends, set_cookies, start_router_on,
@@ -91,6 +91,7 @@ async fn setup_with(
     backend: Backend,
     list: &[(&str, &str, bool)],
     client: (&str, Option<&str>),
+    tweak: fn(CrudAuthBuilder) -> CrudAuthBuilder,
 ) -> Option<Setup> {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -103,10 +104,12 @@ async fn setup_with(
         port,
         backend,
         move |db| {
-            example_web_and_api::auth_builder(db, config())
-                .me_route(true)
-                .public_origin(origin)
-                .oidc_provider(oidc)
+            tweak(
+                example_web_and_api::auth_builder(db, config())
+                    .me_route(true)
+                    .public_origin(origin)
+                    .oidc_provider(oidc),
+            )
         },
         |auth| auth.router().layer(auth.layer()).with_state(auth.clone()),
     )
@@ -119,7 +122,7 @@ async fn setup_with(
 }
 
 async fn setup(backend: Backend, list: &[(&str, &str, bool)]) -> Option<Setup> {
-    setup_with(backend, list, (CLIENT_ID, Some(CLIENT_SECRET))).await
+    setup_with(backend, list, (CLIENT_ID, Some(CLIENT_SECRET)), |b| b).await
 }
 
 /// One hop a browser made.
@@ -387,6 +390,67 @@ async fn the_last_way_in_cannot_be_unlinked_until_a_password_is_set(backend: Bac
         .await
         .unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
+}
+
+/// Set-password applies the password policy like every route that sets a
+/// password, and an account a provider made went through `new_user`.
+async fn set_password_names_the_broken_policy_rule(backend: Backend) {
+    fn tweak(builder: CrudAuthBuilder) -> CrudAuthBuilder {
+        let policy = PasswordPolicy::default()
+            .require_upper()
+            .require_digit()
+            .require_symbol()
+            .validator(|password, user| match user.email {
+                Some(email) if password.to_lowercase().contains(&email.to_lowercase()) => {
+                    Err("must not contain the email address")
+                }
+                _ => Ok(()),
+            });
+        builder.password_policy(policy).new_user(
+            |new, row: &mut example_web_and_api::user::ActiveModel| {
+                let name = new.email.and_then(|e| e.split('@').next());
+                row.display_name = sea_orm::ActiveValue::Set(name.map(str::to_owned));
+            },
+        )
+    }
+    let list = [("alice", "alice@example.com", true)];
+    let Some(s) = setup_with(backend, &list, (CLIENT_ID, Some(CLIENT_SECRET)), tweak).await else {
+        return;
+    };
+    let mut jar = Jar::default();
+    s.sign_in(&mut jar, "", "alice").await;
+    let named = "SELECT COUNT(*) FROM users WHERE display_name = 'alice'";
+    assert_eq!(s.count(named).await, 1);
+    for (password, rule) in [
+        ("Short-1", "must be at least 8 characters"),
+        ("no-upper-case-1", "must contain an uppercase letter"),
+        ("No-digit-here", "must contain a digit"),
+        ("No symbol here 1", "must contain a symbol"),
+        (
+            "Me-alice@example.com-1",
+            "must not contain the email address",
+        ),
+    ] {
+        let res = s
+            .send(
+                &mut jar,
+                reqwest::Method::POST,
+                "/set-password",
+                json!({ "new_password": password }),
+            )
+            .await;
+        let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+        assert_eq!(body["detail"], format!("new_password: {rule}"));
+    }
+    let res = s
+        .send(
+            &mut jar,
+            reqwest::Method::POST,
+            "/set-password",
+            json!({ "new_password": "Alice-in-Wonderland-1" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 async fn a_verified_local_account_is_linked_and_keeps_its_password(backend: Backend) {
@@ -695,6 +759,7 @@ async fn a_public_client_signs_in_with_pkce_alone(backend: Backend) {
         backend,
         &[("alice", "alice@example.com", true)],
         (PUBLIC_CLIENT_ID, None),
+        |b| b,
     )
     .await
     else {
@@ -708,6 +773,7 @@ async fn a_public_client_signs_in_with_pkce_alone(backend: Backend) {
 on_both_backends!(
     first_sign_in_creates_a_verified_account_and_the_next_signs_into_it,
     the_last_way_in_cannot_be_unlinked_until_a_password_is_set,
+    set_password_names_the_broken_policy_rule,
     a_verified_local_account_is_linked_and_keeps_its_password,
     claiming_an_unverified_local_account_ends_its_password_and_sessions,
     an_unverified_provider_email_neither_links_nor_creates,

@@ -41,6 +41,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         ("is_active", optional_column(is_active)),
         ("is_superuser", optional_column(is_superuser)),
         ("email_verified", optional_column(email_verified)),
+        ("scopes", optional_column(scopes)),
     ]
     .map(|(name, value)| {
         let name = syn::Ident::new(name, proc_macro2::Span::call_site());

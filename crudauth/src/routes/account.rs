@@ -11,30 +11,13 @@ use super::{emit, ok_empty, with_cookies};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Body, Client, Submitted};
-use crate::principal::Principal;
+use crate::password::policy::PasswordContext;
+use crate::principal::{LoadedUser, Principal};
 use crate::state::CrudAuth;
 use crate::store::users::CreateError;
 use crate::store::{self, families, sessions};
 use crate::tokens::password_epoch;
 use crate::{audit, csrf, lockout, revocation};
-
-const MIN_PASSWORD: usize = 8;
-const MAX_PASSWORD: usize = 256;
-
-pub(crate) fn validate_password(field: &str, password: &str) -> Result<(), AuthError> {
-    let len = password.chars().count();
-    if len < MIN_PASSWORD {
-        return Err(AuthError::Invalid(format!(
-            "{field}: must be at least {MIN_PASSWORD} characters"
-        )));
-    }
-    if len > MAX_PASSWORD {
-        return Err(AuthError::Invalid(format!(
-            "{field}: must be at most {MAX_PASSWORD} characters"
-        )));
-    }
-    Ok(())
-}
 
 pub(crate) fn validate_email(email: &str) -> Result<String, AuthError> {
     let email = email.trim();
@@ -75,6 +58,9 @@ pub(super) struct Register {
     email: Option<String>,
     username: Option<String>,
     password: String,
+    /// The rest of the body: the allowlisted columns are read from it.
+    #[serde(flatten)]
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 pub(super) async fn register(
@@ -96,14 +82,22 @@ pub(super) async fn register(
         }
         None => None,
     };
-    validate_password("password", &form.password)?;
+    let fields = users
+        .register_values(&form.fields)
+        .map_err(|err| AuthError::Invalid(err.to_string()))?;
+    auth.inner.password_policy.check(
+        "password",
+        &form.password,
+        &PasswordContext::new(email.as_deref(), username.as_deref()),
+    )?;
     lockout::throttle_registration(&auth, client.ip).await?;
     // With a mail sender, a taken email must not be told apart from a new
     // one: the answer is 202 and the mailbox learns which it was.
     if auth.inner.mail.configured
         && let Some(email) = email
     {
-        return super::recovery::register_quietly(&auth, email, username, form.password).await;
+        return super::recovery::register_quietly(&auth, email, username, form.password, fields)
+            .await;
     }
     if users
         .exists(db, email.as_deref(), username.as_deref())
@@ -112,7 +106,7 @@ pub(super) async fn register(
         return Err(AuthError::AlreadyRegistered);
     }
     let hash = auth.inner.hasher.hash(form.password).await?;
-    let user = match users.create(db, email, username, hash).await {
+    let user = match users.create(db, email, username, hash, fields).await {
         Ok(user) => user,
         Err(CreateError::Duplicate) => return Err(AuthError::AlreadyRegistered),
         Err(CreateError::Db(err)) => return Err(err.into()),
@@ -158,29 +152,58 @@ pub(super) async fn change_password(
 ) -> Result<Response, AuthError> {
     let (principal, form) = form.signed_in()?;
     let db = &auth.inner.db;
-    validate_password("new_password", &form.new_password)?;
     let user = auth.inner.users.by_id(db, &principal.user_id).await?;
+    if let Some(user) = &user {
+        auth.inner.password_policy.check(
+            "new_password",
+            &form.new_password,
+            &PasswordContext::of(user),
+        )?;
+    }
     let user =
         lockout::guarded_password(&auth, user, &principal.user_id, form.current_password).await?;
     let hash = auth.inner.hasher.hash(form.new_password).await?;
+    // Another change may have won the race since the user was read: this
+    // request's current password is then no longer current.
+    let response = replace_password(
+        &auth,
+        &principal,
+        &user,
+        hash,
+        AuthError::InvalidCredentials,
+    )
+    .await?;
+    audit::password_changed(&user.id);
+    emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
+    Ok(response)
+}
+
+/// Makes `hash` the password of `user` (whose stored hash is as read; if it
+/// changed since, `raced` is the error), as a change by the signed-in
+/// `principal`. The new hash starts a new password epoch: every session
+/// and family from before it is dead from this commit on, including one
+/// that a login racing the change creates with the old password. The
+/// caller's own session survives under a new id (a thief holding the old
+/// cookie is out), answered with its new cookies; the rest are deleted to
+/// keep the tables clean.
+pub(super) async fn replace_password(
+    auth: &CrudAuth,
+    principal: &Principal,
+    user: &LoadedUser,
+    hash: String,
+    raced: AuthError,
+) -> Result<Response, AuthError> {
     let epoch = password_epoch(&hash);
-    // The new hash starts a new password epoch: every session and family
-    // from before it is dead from this commit on, including one that a
-    // login racing this change creates with the old password. The caller's
-    // own session survives under a new id (a thief holding the old cookie
-    // is out); the rest are deleted to keep the tables clean.
     let owner = user.id.to_string();
-    let txn = store::begin_write(db).await?;
+    let txn = store::begin_write(&auth.inner.db).await?;
     if !auth
         .inner
         .users
         .replace_password_hash(&txn, &user.id, &user.password_hash, hash)
         .await?
     {
-        // Another change won the race; this request's current password is
-        // no longer current.
         txn.rollback().await?;
-        return Err(AuthError::InvalidCredentials);
+        return Err(raced);
     }
     let rotated = match principal.session_id.as_deref() {
         Some(id) => sessions::rotate(&txn, id, &epoch).await?,
@@ -190,9 +213,7 @@ pub(super) async fn change_password(
     sessions::revoke_all(&txn, &owner, keep).await?;
     families::revoke_user(&txn, &owner).await?;
     txn.commit().await?;
-    revocation::user(&auth, &owner).await;
-    audit::password_changed(&user.id);
-    emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
+    revocation::user(auth, &owner).await;
     let Some((row, token)) = rotated else {
         return Ok(ok_empty());
     };

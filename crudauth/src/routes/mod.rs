@@ -11,7 +11,7 @@ mod session;
 mod token;
 
 #[cfg(feature = "cli")]
-pub(crate) use account::{validate_email, validate_password};
+pub(crate) use account::validate_email;
 
 use axum::Router;
 use axum::extract::FromRef;

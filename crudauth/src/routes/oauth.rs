@@ -12,11 +12,12 @@ use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Empty, emit, ok_empty, with_cookies};
+use super::{Empty, emit, with_cookies};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Client, Current, Submitted};
 use crate::oidc::{Flow, Identity, OidcProvider, safe_redirect};
+use crate::password::policy::PasswordContext;
 use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
 use crate::store::sessions::{self, NewSession};
@@ -449,42 +450,15 @@ pub(super) async fn set_password(
     if password::is_usable(&user.password_hash) {
         return Err(AuthError::PasswordExists);
     }
-    super::account::validate_password("new_password", &form.new_password)?;
+    auth.inner.password_policy.check(
+        "new_password",
+        &form.new_password,
+        &PasswordContext::of(&user),
+    )?;
     let hash = auth.inner.hasher.hash(form.new_password).await?;
-    let epoch = password_epoch(&hash);
-    // As a password change: a new epoch, the caller's session kept under a
-    // new id, the others ended.
-    let owner = user.id.to_string();
-    let txn = store::begin_write(db).await?;
-    if !auth
-        .inner
-        .users
-        .replace_password_hash(&txn, &user.id, &user.password_hash, hash)
-        .await?
-    {
-        txn.rollback().await?;
-        return Err(AuthError::PasswordExists);
-    }
-    let rotated = match principal.session_id.as_deref() {
-        Some(id) => sessions::rotate(&txn, id, &epoch).await?,
-        None => None,
-    };
-    let keep = rotated.as_ref().map(|(row, _)| row.id.as_str());
-    sessions::revoke_all(&txn, &owner, keep).await?;
-    families::revoke_user(&txn, &owner).await?;
-    txn.commit().await?;
-    revocation::user(&auth, &owner).await;
+    let response =
+        super::account::replace_password(&auth, &principal, &user, hash, AuthError::PasswordExists)
+            .await?;
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
-    let Some((row, token)) = rotated else {
-        return Ok(ok_empty());
-    };
-    let config = &auth.inner.config;
-    let csrf_token = csrf::token_for(&auth.inner.secret, &token);
-    let body = Json(json!({ "csrf_token": csrf_token })).into_response();
-    let remembered = row.idle_secs == config.remember_me.as_secs() as i64;
-    let max_age = remembered.then(|| row.expires_at - now());
-    Ok(with_cookies(
-        body,
-        config.cookies.issue(&token, &csrf_token, max_age),
-    ))
+    Ok(response)
 }

@@ -18,12 +18,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::account::{validate_email, validate_password};
+use super::account::validate_email;
 use super::{emit, ok_empty};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Body, Client, Submitted};
 use crate::mail::{Email, EmailKind};
+use crate::password::policy::PasswordContext;
 use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
 use crate::store::entities::one_time_token;
@@ -36,11 +37,6 @@ use crate::{credentials, lockout, revocation};
 const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
 const RESET_TTL: Duration = Duration::from_secs(3600);
 const CHANGE_TTL: Duration = Duration::from_secs(3600);
-
-/// The paths of the links, on the public origin.
-const VERIFY_PATH: &str = "/verify-email";
-const RESET_PATH: &str = "/reset-password";
-const CHANGE_PATH: &str = "/confirm-email";
 
 /// The owner of a token issued for nobody: no user id parses from it.
 const NOBODY: &str = "";
@@ -167,9 +163,10 @@ async fn request(
     let user = by_email(auth, &email).await?.filter(|u| {
         u.is_active && allowed && !(kind == EmailKind::VerifyEmail && u.email_verified)
     });
+    let config = &auth.inner.config;
     let (ttl, path) = match kind {
-        EmailKind::VerifyEmail => (VERIFY_TTL, VERIFY_PATH),
-        _ => (RESET_TTL, RESET_PATH),
+        EmailKind::VerifyEmail => (VERIFY_TTL, &config.verify_email_path),
+        _ => (RESET_TTL, &config.reset_password_path),
     };
     let token = issue(auth, kind, user.as_ref(), None, ttl).await?;
     if let Some(to) = user.and_then(|u| u.email) {
@@ -234,8 +231,12 @@ pub(super) async fn reset_confirm(
     State(auth): State<CrudAuth>,
     Body(form): Body<ResetConfirm>,
 ) -> Result<Response, AuthError> {
-    validate_password("new_password", &form.new_password)?;
     let (row, user) = redeemable(&auth, &form.token, EmailKind::ResetPassword).await?;
+    auth.inner.password_policy.check(
+        "new_password",
+        &form.new_password,
+        &PasswordContext::of(&user),
+    )?;
     let hash = auth.inner.hasher.hash(form.new_password).await?;
     let owner = user.id.to_string();
     let txn = store::begin_write(&auth.inner.db).await?;
@@ -300,7 +301,7 @@ pub(super) async fn change_request(
     )
     .await?;
     if allowed {
-        let link = link(&auth, CHANGE_PATH, &token);
+        let link = link(&auth, &auth.inner.config.confirm_email_path, &token);
         auth.inner
             .mail
             .enqueue(Email::with_link(new_email, kind, link, CHANGE_TTL));
@@ -364,6 +365,7 @@ pub(super) async fn register_quietly(
     email: String,
     username: Option<String>,
     password: String,
+    fields: Vec<(String, sea_orm::Value)>,
 ) -> Result<Response, AuthError> {
     let users = &auth.inner.users;
     let db = &auth.inner.db;
@@ -377,7 +379,10 @@ pub(super) async fn register_quietly(
     let created = if taken {
         None
     } else {
-        match users.create(db, Some(email.clone()), username, hash).await {
+        match users
+            .create(db, Some(email.clone()), username, hash, fields)
+            .await
+        {
             Ok(user) => Some(user),
             // Taken by a concurrent registration.
             Err(CreateError::Duplicate) => None,
@@ -389,7 +394,7 @@ pub(super) async fn register_quietly(
     match created {
         Some(user) => {
             if allowed && users.has_email_verified() {
-                let link = link(auth, VERIFY_PATH, &token);
+                let link = link(auth, &auth.inner.config.verify_email_path, &token);
                 auth.inner
                     .mail
                     .enqueue(Email::with_link(email, kind, link, VERIFY_TTL));

@@ -1,6 +1,7 @@
 //! The application's user table behind an object-safe store, and the hot
 //! queries that join it with crudauth's own tables in one round trip.
 
+use std::any::TypeId;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -14,10 +15,12 @@ use sea_orm::{
 };
 
 use super::entities::{family, session};
+use crate::error::ConfigError;
 use crate::principal::{LoadedUser, UserId};
 use crate::user::AuthUser;
 use crate::user::key::UserKey;
 use crate::user::key::sealed::{Cast, JoinCast};
+use crate::user::register::{self, FieldError, NewUser, NewUserHook};
 
 /// What a bearer request needs to know of its token family.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,12 +83,29 @@ pub(crate) trait UserStore: Send + Sync {
         email: Option<&'a str>,
         username: Option<&'a str>,
     ) -> BoxFuture<'a, Result<bool, DbErr>>;
+    /// Takes the columns a client may set at `/register` and the
+    /// application's `new_user` hook, refusing a privileged, unknown or
+    /// unreadable column and a hook for another entity.
+    fn set_registration(
+        &mut self,
+        fields: Vec<String>,
+        hook: Option<NewUserHook>,
+    ) -> Result<(), ConfigError>;
+    /// The allowlisted columns among `given`, read as their types; the
+    /// other entries are ignored.
+    fn register_values(
+        &self,
+        given: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<(String, Value)>, FieldError>;
+    /// Creates a user with `fields` (from [`register_values`](Self::register_values))
+    /// set, then the `new_user` hook's values.
     fn create<'a>(
         &'a self,
         db: &'a DatabaseConnection,
         email: Option<String>,
         username: Option<String>,
         hash: String,
+        fields: Vec<(String, Value)>,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
     /// Replaces the password hash only if it is still `current`; whether it
     /// did.
@@ -154,6 +174,9 @@ pub(crate) struct ModelStore<U> {
     session_sql: OnceLock<String>,
     /// The user-and-family query of bearer requests, likewise.
     family_sql: OnceLock<Option<String>>,
+    /// The columns a client may set at `/register`.
+    register_fields: Vec<String>,
+    new_user: Option<NewUserHook>,
     model: PhantomData<fn() -> U>,
 }
 
@@ -162,9 +185,59 @@ impl<U> ModelStore<U> {
         Self {
             session_sql: OnceLock::new(),
             family_sql: OnceLock::new(),
+            register_fields: Vec::new(),
+            new_user: None,
             model: PhantomData,
         }
     }
+}
+
+type ColumnOf<U> = <<U as sea_orm::ModelTrait>::Entity as EntityTrait>::Column;
+
+fn column_named<U: AuthUser>(name: &str) -> Option<ColumnOf<U>> {
+    ColumnOf::<U>::iter().find(|c| c.as_str() == name)
+}
+
+/// Why `name` cannot be a `/register` field of `U`, if it cannot.
+fn refused_field<U: AuthUser>(name: &str) -> Option<String> {
+    let columns = U::auth_columns();
+    let privileged = [
+        Some(columns.id),
+        Some(columns.password_hash),
+        columns.is_active,
+        columns.is_superuser,
+        columns.email_verified,
+        columns.scopes,
+    ];
+    if privileged.iter().flatten().any(|c| c.as_str() == name) {
+        return Some(
+            "it is a privileged column that only the server may set: remove it, and set \
+             server-side values with `.new_user(..)`"
+                .to_owned(),
+        );
+    }
+    if [columns.email, columns.username]
+        .iter()
+        .flatten()
+        .any(|c| c.as_str() == name)
+    {
+        return Some("/register reads it already: remove it".to_owned());
+    }
+    let Some(column) = column_named::<U>(name) else {
+        let known: Vec<_> = ColumnOf::<U>::iter().map(|c| c.as_str()).collect();
+        return Some(format!(
+            "the user entity has no such column (its columns: {})",
+            known.join(", ")
+        ));
+    };
+    if register::expected(&column.def()).is_none() {
+        return Some(
+            "its column type cannot be read from JSON (text, integers, numbers, booleans, \
+             JSON, UUIDs and dates can): remove it, or set it with `.new_user(..)`"
+                .to_owned(),
+        );
+    }
+    None
 }
 
 impl<U: AuthUser> ModelStore<U> {
@@ -393,14 +466,75 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         })
     }
 
+    fn set_registration(
+        &mut self,
+        fields: Vec<String>,
+        hook: Option<NewUserHook>,
+    ) -> Result<(), ConfigError> {
+        for field in &fields {
+            if let Some(reason) = refused_field::<U>(field) {
+                return Err(ConfigError::RegisterField {
+                    field: field.clone(),
+                    reason,
+                });
+            }
+        }
+        let model = TypeId::of::<<U::Entity as EntityTrait>::ActiveModel>();
+        if hook.as_ref().is_some_and(|hook| hook.model != model) {
+            return Err(ConfigError::Invalid {
+                setting: "new_user",
+                reason: "the closure takes another entity's ActiveModel: take `&mut ActiveModel` \
+                         of the model given to `.user_model::<..>()`",
+            });
+        }
+        self.register_fields = fields;
+        self.new_user = hook;
+        Ok(())
+    }
+
+    fn register_values(
+        &self,
+        given: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<(String, Value)>, FieldError> {
+        let mut values = Vec::new();
+        // Each value is also set on a scratch row, so that a column whose
+        // Rust type differs from what its column type suggests refuses
+        // the value here rather than at the insert.
+        let mut scratch = <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
+        for name in &self.register_fields {
+            let (Some(json), Some(column)) = (given.get(name), column_named::<U>(name)) else {
+                continue;
+            };
+            let error = |expected| FieldError {
+                field: name.clone(),
+                expected,
+            };
+            let value = register::read(&column.def(), json).map_err(error)?;
+            scratch
+                .try_set(column, value.clone())
+                .map_err(|_| error("of the column's type"))?;
+            values.push((name.clone(), value));
+        }
+        Ok(values)
+    }
+
     fn create<'a>(
         &'a self,
         db: &'a DatabaseConnection,
         email: Option<String>,
         username: Option<String>,
         hash: String,
+        fields: Vec<(String, Value)>,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
-        Box::pin(insert::<U, _>(db, email, username, hash, false, false))
+        let row = NewRow {
+            email,
+            username,
+            hash,
+            fields,
+            verified: false,
+            superuser: false,
+        };
+        Box::pin(insert::<U, _>(db, row, self.new_user.as_ref()))
     }
 
     fn replace_password_hash<'a>(
@@ -451,7 +585,15 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         email: String,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
-        Box::pin(insert::<U, _>(db, Some(email), None, hash, true, false))
+        let row = NewRow {
+            email: Some(email),
+            username: None,
+            hash,
+            fields: Vec::new(),
+            verified: true,
+            superuser: false,
+        };
+        Box::pin(insert::<U, _>(db, row, self.new_user.as_ref()))
     }
 
     #[cfg(feature = "oidc")]
@@ -538,7 +680,15 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         email: String,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
-        Box::pin(insert::<U, _>(db, Some(email), None, hash, false, true))
+        let row = NewRow {
+            email: Some(email),
+            username: None,
+            hash,
+            fields: Vec::new(),
+            verified: false,
+            superuser: true,
+        };
+        Box::pin(insert::<U, _>(db, row, self.new_user.as_ref()))
     }
 
     #[cfg(feature = "cli")]
@@ -547,36 +697,58 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
     }
 }
 
-/// Inserts a user: a fresh key when the key type makes its own, active,
-/// the email verified as `verified` says, a superuser only when asked.
-async fn insert<U: AuthUser, C: ConnectionTrait>(
-    db: &C,
+/// A user to insert.
+struct NewRow {
     email: Option<String>,
     username: Option<String>,
     hash: String,
+    /// Client-set columns, already read as their types.
+    fields: Vec<(String, Value)>,
     verified: bool,
     superuser: bool,
+}
+
+/// Inserts a user: a fresh key when the key type makes its own, active,
+/// the email verified as `verified` says, a superuser only when asked, the
+/// client's allowlisted columns, and last the application's `hook`, which
+/// may override any of them.
+async fn insert<U: AuthUser, C: ConnectionTrait>(
+    db: &C,
+    row: NewRow,
+    hook: Option<&NewUserHook>,
 ) -> Result<LoadedUser, CreateError> {
     let columns = U::auth_columns();
     let mut active = <<U::Entity as EntityTrait>::ActiveModel as ActiveModelTrait>::default();
     if let Some(key) = U::Key::generate() {
         active.set(columns.id, key.into());
     }
-    if let (Some(column), Some(email)) = (columns.email, email) {
+    if let (Some(column), Some(email)) = (columns.email, row.email.clone()) {
         active.set(column, email.into());
     }
-    if let (Some(column), Some(username)) = (columns.username, username) {
+    if let (Some(column), Some(username)) = (columns.username, row.username.clone()) {
         active.set(column, username.into());
     }
-    active.set(columns.password_hash, hash.into());
+    active.set(columns.password_hash, row.hash.into());
     for (column, value) in [
         (columns.is_active, true),
-        (columns.is_superuser, superuser),
-        (columns.email_verified, verified),
+        (columns.is_superuser, row.superuser),
+        (columns.email_verified, row.verified),
     ] {
         if let Some(column) = column {
             active.set(column, value.into());
         }
+    }
+    for (name, value) in row.fields {
+        if let Some(column) = column_named::<U>(&name) {
+            active.try_set(column, value).map_err(CreateError::Db)?;
+        }
+    }
+    if let Some(hook) = hook {
+        let user = NewUser {
+            email: row.email.as_deref(),
+            username: row.username.as_deref(),
+        };
+        (hook.call)(&user, &mut active);
     }
     match active.insert(db).await {
         Ok(model) => Ok(load::<U>(model)),

@@ -4,6 +4,7 @@
 
 pub(crate) mod fields;
 pub(crate) mod key;
+pub(crate) mod register;
 
 use sea_orm::{EntityTrait, FromQueryResult, IntoActiveModel, ModelTrait};
 
@@ -26,6 +27,8 @@ pub struct AuthColumns<C> {
     pub is_superuser: Option<C>,
     /// `email_verified`, if any.
     pub email_verified: Option<C>,
+    /// The scopes column, if any.
+    pub scopes: Option<C>,
 }
 
 /// A SeaORM `Model` that crudauth can authenticate.

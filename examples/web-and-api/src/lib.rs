@@ -117,6 +117,8 @@ pub fn auth_builder(db: DatabaseConnection, config: CrudAuthConfig) -> CrudAuthB
         .transport(SessionTransport::new())
         .transport(BearerTransport::new())
         .me_route(false)
+        // The one column of ours a client may fill in when signing up.
+        .register_fields(["display_name"])
 }
 
 #[authed]

@@ -27,6 +27,10 @@ pub struct Model {
     /// Set once the email address is confirmed.
     #[sea_orm(default_value = false)]
     pub email_verified: bool,
+    /// The name shown to others; clients may set it at `/register` (see
+    /// `register_fields` in `auth_builder`).
+    #[sea_orm(nullable)]
+    pub display_name: Option<String>,
     /// Space-separated scopes this user may be granted at `/token`.
     #[sea_orm(default_value = "jobs:read jobs:write")]
     pub scopes: String,

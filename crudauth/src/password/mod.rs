@@ -1,10 +1,16 @@
 //! Argon2id hashing on crudauth's own hashing threads, with rehash-on-login
 //! and a dummy verify for unknown users.
 //!
+//! Passwords are NFKC-normalised before they are hashed or verified, so
+//! that the same passphrase typed on another keyboard or input method (a
+//! fullwidth digit, a decomposed accent) is the same password.
+//!
 //! One thread per core, each with a reusable block buffer and a lowered
 //! scheduling priority: logins use all the CPU that requests leave over but
 //! cannot starve the async workers, and memory stays at cores × 19 MiB
 //! instead of a fresh 19 MiB allocation per verify (which fragments the heap).
+
+pub(crate) mod policy;
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,6 +20,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::AuthError;
 
@@ -24,6 +31,12 @@ const P_COST: u32 = 1;
 /// A stored hash asking for more memory than this (256 MiB) is refused
 /// rather than allowed to exhaust the server.
 const MAX_BLOCKS: usize = 262_144;
+
+/// The form of a password that is hashed, verified and checked against the
+/// policy.
+pub(crate) fn normalize(password: &str) -> String {
+    password.nfkc().collect()
+}
 
 fn params() -> Params {
     Params::new(M_COST, T_COST, P_COST, None).expect("static argon2 parameters are valid")
@@ -76,9 +89,10 @@ impl Hasher {
         answer.await.map_err(|_| AuthError::Unavailable)
     }
 
-    /// Hashes a new password into a PHC string.
+    /// Hashes a new password (normalised) into a PHC string.
     pub(crate) async fn hash(&self, password: String) -> Result<String, AuthError> {
-        self.run(move |blocks| hash_with(&password, blocks)).await
+        self.run(move |blocks| hash_with(&normalize(&password), blocks))
+            .await
     }
 
     /// Verifies `password` against `stored`; `None` runs a verify against a
@@ -89,9 +103,9 @@ impl Hasher {
         password: String,
     ) -> Result<Verified, AuthError> {
         self.run(move |blocks| match stored {
-            Some(stored) => verify_with(&stored, &password, blocks),
+            Some(stored) => verify_normalized(&stored, &password, blocks),
             None => {
-                let _ = verify_with(dummy_hash(), &password, blocks);
+                let _ = verify_normalized(dummy_hash(), &password, blocks);
                 Verified {
                     ok: false,
                     needs_rehash: false,
@@ -197,6 +211,23 @@ fn verify_with(stored: &str, password: &str, blocks: &mut Vec<Block>) -> Verifie
     }
 }
 
+/// [`verify_with`] on the normalised password, then, if it differs and
+/// failed, on the password as typed: a hash made before normalisation still
+/// verifies, and asks to be replaced. An unknown user goes through the same
+/// two verifies, so that the second one tells nothing about the account.
+fn verify_normalized(stored: &str, password: &str, blocks: &mut Vec<Block>) -> Verified {
+    let normalized = normalize(password);
+    let verified = verify_with(stored, &normalized, blocks);
+    if verified.ok || normalized == password {
+        return verified;
+    }
+    let ok = verify_with(stored, password, blocks).ok;
+    Verified {
+        ok,
+        needs_rehash: ok,
+    }
+}
+
 fn is_weaker(parsed: &PasswordHash) -> bool {
     if parsed.algorithm.as_str() != "argon2id" {
         return true;
@@ -231,8 +262,10 @@ pub(crate) fn is_usable(stored: &str) -> bool {
     !stored.starts_with(UNUSABLE)
 }
 
-/// Hashes a password with the current policy, for seeding users outside the
-/// HTTP routes (fixtures, admin tools). Blocks: call it from a blocking thread.
+/// Hashes a password with the current policy (NFKC-normalised, argon2id),
+/// for seeding users outside the HTTP routes (fixtures, admin tools). The
+/// password rules of [`PasswordPolicy`](crate::PasswordPolicy) are not
+/// applied. Blocks: call it from a blocking thread.
 ///
 /// # Examples
 ///
@@ -242,7 +275,7 @@ pub(crate) fn is_usable(stored: &str) -> bool {
 /// ```
 pub fn hash_password_blocking(password: &str) -> String {
     hash_with(
-        password,
+        &normalize(password),
         &mut vec![Block::default(); params().block_count()],
     )
 }
@@ -321,6 +354,31 @@ mod tests {
         let mut small = blocks();
         assert!(verify_with(&strong, "pw-123456", &mut small).ok);
         assert!(small.len() >= 32_768);
+    }
+
+    #[test]
+    fn a_hash_of_the_unnormalised_password_verifies_and_asks_for_a_rehash() {
+        let typed = "ｐａｓｓｗｏｒｄ１２３";
+        assert_eq!(normalize(typed), "password123");
+        let raw = hash_with(typed, &mut blocks());
+        assert_eq!(
+            verify_normalized(&raw, typed, &mut blocks()),
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+        // The normalised form is what the new hash is made of.
+        let current = hash_password_blocking(typed);
+        assert!(verify_with(&current, "password123", &mut blocks()).ok);
+        assert_eq!(
+            verify_normalized(&current, typed, &mut blocks()),
+            Verified {
+                ok: true,
+                needs_rehash: false
+            }
+        );
+        assert!(!verify_normalized(&raw, "ｐａｓｓｗｏｒｄ１２４", &mut blocks()).ok);
     }
 
     #[tokio::test]

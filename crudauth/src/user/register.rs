@@ -1,0 +1,185 @@
+//! The registration schema: the extra columns of the user entity a client
+//! may set at `/register` (read through the entity's column types), and the
+//! application's hook that sets server-side values on every new user.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::sync::Arc;
+
+use sea_orm::sea_query::ColumnType;
+use sea_orm::{ColumnDef, Value};
+use serde_json::Value as Json;
+
+/// Who a new user is, as the [`new_user`](crate::CrudAuthBuilder::new_user)
+/// hook sees them.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct NewUser<'a> {
+    /// The email address, if the account has one.
+    pub email: Option<&'a str>,
+    /// The username, if the account has one.
+    pub username: Option<&'a str>,
+}
+
+/// The `new_user` hook, taking the entity's `ActiveModel` as `Any` so that
+/// the type-erased store can call it; [`Self::model`] is the type it
+/// expects, checked against the user model at build.
+#[derive(Clone)]
+pub(crate) struct NewUserHook {
+    pub model: TypeId,
+    pub call: Arc<HookFn>,
+}
+
+type HookFn = dyn Fn(&NewUser<'_>, &mut dyn Any) + Send + Sync;
+
+impl fmt::Debug for NewUserHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUserHook").finish_non_exhaustive()
+    }
+}
+
+impl NewUserHook {
+    pub(crate) fn new<A: Any>(hook: impl Fn(&NewUser<'_>, &mut A) + Send + Sync + 'static) -> Self {
+        Self {
+            model: TypeId::of::<A>(),
+            call: Arc::new(move |user, model| {
+                if let Some(model) = model.downcast_mut::<A>() {
+                    hook(user, model);
+                }
+            }),
+        }
+    }
+}
+
+/// A value a client sent for an allowed column that the column cannot
+/// hold: the 422 names the field and says what it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    pub field: String,
+    pub expected: &'static str,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: must be {}", self.field, self.expected)
+    }
+}
+
+/// What a client may send for a column of this type, or `None` when a JSON
+/// value cannot be read into it (such a column cannot be allowlisted).
+pub(crate) fn expected(column: &ColumnDef) -> Option<&'static str> {
+    Some(match column.get_column_type() {
+        ColumnType::Char(_) | ColumnType::String(_) | ColumnType::Text => "a string",
+        ColumnType::TinyInteger
+        | ColumnType::SmallInteger
+        | ColumnType::Integer
+        | ColumnType::BigInteger
+        | ColumnType::TinyUnsigned
+        | ColumnType::SmallUnsigned
+        | ColumnType::Unsigned
+        | ColumnType::BigUnsigned => "an integer in range",
+        ColumnType::Float | ColumnType::Double => "a number",
+        ColumnType::Boolean => "true or false",
+        ColumnType::Json | ColumnType::JsonBinary => "JSON",
+        ColumnType::Uuid => "a UUID string",
+        ColumnType::Date => "a date string (YYYY-MM-DD)",
+        _ => return None,
+    })
+}
+
+/// Reads `json` as a value of `column`'s type: a null only for a nullable
+/// column, a number only for a numeric column and within its range, and so
+/// on. `Err` holds what the column takes.
+pub(crate) fn read(column: &ColumnDef, json: &Json) -> Result<Value, &'static str> {
+    let expected = expected(column).ok_or("of a type crudauth cannot read")?;
+    let column_type = column.get_column_type();
+    if json.is_null() {
+        return match (column.is_null(), null_of(column_type)) {
+            (true, Some(null)) => Ok(null),
+            _ => Err(expected),
+        };
+    }
+    let int = || json.as_i64();
+    let uint = || json.as_u64();
+    let value = match column_type {
+        ColumnType::Char(_) | ColumnType::String(_) | ColumnType::Text => {
+            json.as_str().map(|s| Value::String(Some(s.to_owned())))
+        }
+        ColumnType::TinyInteger => int().and_then(|n| i8::try_from(n).ok()).map(Value::from),
+        ColumnType::SmallInteger => int().and_then(|n| i16::try_from(n).ok()).map(Value::from),
+        ColumnType::Integer => int().and_then(|n| i32::try_from(n).ok()).map(Value::from),
+        ColumnType::BigInteger => int().map(Value::from),
+        ColumnType::TinyUnsigned => uint().and_then(|n| u8::try_from(n).ok()).map(Value::from),
+        ColumnType::SmallUnsigned => uint().and_then(|n| u16::try_from(n).ok()).map(Value::from),
+        ColumnType::Unsigned => uint().and_then(|n| u32::try_from(n).ok()).map(Value::from),
+        ColumnType::BigUnsigned => uint().map(Value::from),
+        ColumnType::Float => json.as_f64().map(|n| Value::from(n as f32)),
+        ColumnType::Double => json.as_f64().map(Value::from),
+        ColumnType::Boolean => json.as_bool().map(Value::from),
+        ColumnType::Json | ColumnType::JsonBinary => {
+            Some(Value::Json(Some(Box::new(json.clone()))))
+        }
+        ColumnType::Uuid => json
+            .as_str()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .map(Value::from),
+        ColumnType::Date => json
+            .as_str()
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            .map(Value::from),
+        _ => None,
+    };
+    value.ok_or(expected)
+}
+
+/// The typed null a nullable column of this type is set to.
+fn null_of(column_type: &ColumnType) -> Option<Value> {
+    Some(match column_type {
+        ColumnType::Char(_) | ColumnType::String(_) | ColumnType::Text => Value::String(None),
+        ColumnType::TinyInteger => Value::TinyInt(None),
+        ColumnType::SmallInteger => Value::SmallInt(None),
+        ColumnType::Integer => Value::Int(None),
+        ColumnType::BigInteger => Value::BigInt(None),
+        ColumnType::TinyUnsigned => Value::TinyUnsigned(None),
+        ColumnType::SmallUnsigned => Value::SmallUnsigned(None),
+        ColumnType::Unsigned => Value::Unsigned(None),
+        ColumnType::BigUnsigned => Value::BigUnsigned(None),
+        ColumnType::Float => Value::Float(None),
+        ColumnType::Double => Value::Double(None),
+        ColumnType::Boolean => Value::Bool(None),
+        ColumnType::Json | ColumnType::JsonBinary => Value::Json(None),
+        ColumnType::Uuid => Value::Uuid(None),
+        ColumnType::Date => Value::ChronoDate(None),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ColumnTypeTrait;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn values_are_read_as_the_column_type_says() {
+        let text = ColumnType::Text.def().null();
+        assert_eq!(
+            read(&text, &json!("Ada")),
+            Ok(Value::String(Some("Ada".into())))
+        );
+        assert_eq!(read(&text, &json!(null)), Ok(Value::String(None)));
+        assert_eq!(read(&text, &json!(42)), Err("a string"));
+        let int = ColumnType::Integer.def();
+        assert_eq!(read(&int, &json!(7)), Ok(Value::Int(Some(7))));
+        assert_eq!(read(&int, &json!(null)), Err("an integer in range"));
+        assert_eq!(read(&int, &json!(1u64 << 40)), Err("an integer in range"));
+        assert_eq!(read(&int, &json!("7")), Err("an integer in range"));
+        assert_eq!(
+            read(&ColumnType::Boolean.def(), &json!(true)),
+            Ok(Value::Bool(Some(true)))
+        );
+        assert!(read(&ColumnType::Date.def(), &json!("2024-02-30")).is_err());
+        assert!(read(&ColumnType::Binary(4).def(), &json!("x")).is_err());
+    }
+}
