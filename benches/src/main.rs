@@ -15,8 +15,10 @@
 //! per `GET /me`, a figure that the machine's other load does not move.
 
 mod driver;
+mod gates_server;
 mod load;
 mod process;
+mod recovery_server;
 mod servers;
 
 use std::process::ExitCode;
@@ -44,6 +46,18 @@ fn main() -> ExitCode {
                     .block_on(driver::cache_memory(count))
             })
         }
+        Some("enumeration") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|runtime| runtime.block_on(driver::enumeration(&args[1..]))),
+        Some("gates") => parse(&args[1..]).and_then(|options| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(driver::gates(options))
+        }),
         Some(verb @ ("all" | "profile")) => parse(&args[1..]).and_then(|options| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
