@@ -4,6 +4,8 @@
 //! cargo run --release -p crudauth-bench -- all [--requests N] [--connections N]
 //!     [--rounds N] [--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]
 //! cargo run --release -p crudauth-bench -- profile [--requests N] [--only NAME]...
+//! cargo run --release -p crudauth-bench -- gates [--requests N] [--rounds N] [--no-postgres]
+//! cargo run --release -p crudauth-bench -- enumeration [--requests N] [--register N] [--no-postgres]
 //! crudauth-bench server <bare|jwt-minimal|crudauth|crudauth-tuned>
 //! ```
 //!
@@ -13,6 +15,9 @@
 //! table (see BENCHMARKS.md at the repository root). `profile` runs each
 //! server under callgrind instead and prints the instructions it executes
 //! per `GET /me`, a figure that the machine's other load does not move.
+//! `gates` compares `#[authed]` with `#[authed(mfa, fresh = "5m")]`
+//! (issue 13) and `enumeration` times the recovery routes per account
+//! state (issue 11).
 
 mod driver;
 mod gates_server;
@@ -24,7 +29,7 @@ mod servers;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: crudauth-bench all [--requests N] [--connections N] [--rounds N] \
-[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [COUNT]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned>";
+[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [COUNT]\n       crudauth-bench gates [--requests N] [--connections N] [--rounds N] [--no-postgres]\n       crudauth-bench enumeration [--requests N] [--register N] [--warmup N] [--no-postgres]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned|crudauth-gates|crudauth-gates-uncached|crudauth-recovery>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
