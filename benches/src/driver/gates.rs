@@ -1,9 +1,8 @@
 //! `crudauth-bench gates` (issue 13): what `#[authed(mfa, fresh = "5m")]`
 //! costs over `#[authed]`. One server per database and cache setting and
 //! round serves both routes; the same access token (from a login that
-//! passed its second factor) reads each in turn, the order alternating by
-//! round; then a slower pass counts the SQL statements each route's
-//! requests send.
+//! passed its second factor) reads them in alternating slices; then more
+//! requests of each count the SQL statements it sends.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,11 +13,11 @@ use http::header::AUTHORIZATION;
 use serde_json::json;
 
 use super::fixtures::{credentials, expect, own_server};
-use super::measure::{Sample, measure};
+use super::measure::Sample;
 use super::report::{load_average, report_sample};
 use super::totp::code_now;
 use super::{EMAIL, Options, PASSWORD};
-use crate::load::{self, Plan, Req};
+use crate::load::{self, Plan, Req, Stats};
 use crate::process::{Backend, Server, TempDb, postgres_reachable};
 
 const PLAIN: &str = "/gates/plain";
@@ -149,6 +148,69 @@ async fn statements_per_request(server: &Server, req: &Req) -> Result<f64, Strin
     Ok((after - before) as f64 / stats.ok() as f64)
 }
 
+/// The measured requests of each route are sent in this many slices,
+/// plain and gated taking turns (ABBA…), so that a change in the machine's
+/// other load during the run weighs on both alike.
+const SLICES: usize = 10;
+
+fn merge(into: &mut Stats, part: Stats) {
+    into.latencies.extend(part.latencies);
+    into.errors += part.errors;
+    if into.first_error.is_none() {
+        into.first_error = part.first_error;
+    }
+    into.elapsed += part.elapsed;
+}
+
+/// Warm-up of both routes, then their measured requests in alternating
+/// slices; the peak RSS is the server's over both.
+async fn interleaved(
+    server: &Server,
+    plain: &Req,
+    gated: &Req,
+    options: &Options,
+    gated_first: bool,
+) -> (Sample, Sample) {
+    let plan = |requests| Plan {
+        requests,
+        connections: options.connections,
+        limit: Duration::from_secs(120),
+        pace: None,
+    };
+    for req in [plain, gated] {
+        let r = req.clone();
+        let warm = plan((options.requests / 10).max(200));
+        load::drive(server.addr, &warm, Arc::new(move |_| r.clone()), None).await;
+    }
+    server.reset_peak_rss();
+    let (mut plain_stats, mut gated_stats) = (Stats::default(), Stats::default());
+    let slice = plan((options.requests / SLICES).max(1));
+    for i in 0..SLICES {
+        let mut turns = [(plain, false), (gated, true)];
+        if (i % 2 == 1) != gated_first {
+            turns.reverse();
+        }
+        for (req, is_gated) in turns {
+            let r = req.clone();
+            let stats = load::drive(server.addr, &slice, Arc::new(move |_| r.clone()), None).await;
+            merge(
+                if is_gated {
+                    &mut gated_stats
+                } else {
+                    &mut plain_stats
+                },
+                stats,
+            );
+        }
+    }
+    let rss_kib = server.peak_rss_kib();
+    let sample = |mut stats: Stats| {
+        stats.latencies.sort_unstable();
+        Sample { stats, rss_kib }
+    };
+    (sample(plain_stats), sample(gated_stats))
+}
+
 async fn one_server(
     case: Case,
     backend: Backend,
@@ -184,34 +246,27 @@ async fn measure_pair(
 ) -> Result<(), String> {
     let token = mfa_token(server).await?;
     let proven = Instant::now();
-    let mut order = [false, true];
-    if round % 2 == 1 {
-        order.reverse();
-    }
     let label = format!(
         "{}, cache {}",
         case.backend,
         if case.cached { "on" } else { "off" }
     );
-    for gated in order {
-        let (path, name) = if gated {
-            (GATED, "`#[authed(mfa, fresh = \"5m\")]`")
-        } else {
-            (PLAIN, "`#[authed]`")
-        };
-        let req = bearer(path, &token);
-        let sample = measure(server, &req, options).await;
-        report_sample(name, &label, &sample);
-        let statements = statements_per_request(server, &req).await?;
-        eprintln!("    {statements:.3} statements per request");
-        if gated {
-            results.gated.push(sample);
-            results.gated_statements.push(statements);
-        } else {
-            results.plain.push(sample);
-            results.plain_statements.push(statements);
-        }
+    let plain = bearer(PLAIN, &token);
+    let gated = bearer(GATED, &token);
+    let (plain_sample, gated_sample) =
+        interleaved(server, &plain, &gated, options, round % 2 == 1).await;
+    report_sample("`#[authed]`", &label, &plain_sample);
+    report_sample("`#[authed(mfa, fresh = \"5m\")]`", &label, &gated_sample);
+    for (req, counts) in [
+        (&plain, &mut results.plain_statements),
+        (&gated, &mut results.gated_statements),
+    ] {
+        let statements = statements_per_request(server, req).await?;
+        eprintln!("    {}: {statements:.3} statements per request", req.path);
+        counts.push(statements);
     }
+    results.plain.push(plain_sample);
+    results.gated.push(gated_sample);
     if proven.elapsed() >= FRESH {
         eprintln!(
             "warning: this pair took over five minutes: the gated route's last requests \
