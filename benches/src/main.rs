@@ -4,6 +4,8 @@
 //! cargo run --release -p crudauth-bench -- all [--requests N] [--connections N]
 //!     [--rounds N] [--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]
 //! cargo run --release -p crudauth-bench -- profile [--requests N] [--only NAME]...
+//! cargo run --release -p crudauth-bench -- gates [--requests N] [--rounds N] [--no-postgres]
+//! cargo run --release -p crudauth-bench -- enumeration [--requests N] [--register N] [--no-postgres]
 //! crudauth-bench server <bare|jwt-minimal|crudauth|crudauth-tuned>
 //! ```
 //!
@@ -13,16 +15,21 @@
 //! table (see BENCHMARKS.md at the repository root). `profile` runs each
 //! server under callgrind instead and prints the instructions it executes
 //! per `GET /me`, a figure that the machine's other load does not move.
+//! `gates` compares `#[authed]` with `#[authed(mfa, fresh = "5m")]`
+//! (issue 13) and `enumeration` times the recovery routes per account
+//! state (issue 11).
 
 mod driver;
+mod gates_server;
 mod load;
 mod process;
+mod recovery_server;
 mod servers;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: crudauth-bench all [--requests N] [--connections N] [--rounds N] \
-[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [COUNT]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned>";
+[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [COUNT]\n       crudauth-bench gates [--requests N] [--connections N] [--rounds N] [--no-postgres]\n       crudauth-bench enumeration [--requests N] [--register N] [--warmup N] [--no-postgres]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned|crudauth-gates|crudauth-gates-uncached|crudauth-recovery>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +51,18 @@ fn main() -> ExitCode {
                     .block_on(driver::cache_memory(count))
             })
         }
+        Some("enumeration") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|runtime| runtime.block_on(driver::enumeration(&args[1..]))),
+        Some("gates") => parse(&args[1..]).and_then(|options| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(driver::gates(options))
+        }),
         Some(verb @ ("all" | "profile")) => parse(&args[1..]).and_then(|options| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

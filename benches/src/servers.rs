@@ -32,6 +32,9 @@ pub async fn run(kind: &str) -> Result<(), BoxError> {
         "crudauth" => crudauth_app(false).await?,
         "crudauth-uncached" => crudauth_uncached().await?,
         "crudauth-tuned" => crudauth_app(true).await?,
+        "crudauth-gates" => crate::gates_server::app(true).await?,
+        "crudauth-gates-uncached" => crate::gates_server::app(false).await?,
+        "crudauth-recovery" => crate::recovery_server::app().await?,
         other => return Err(format!("unknown server kind {other:?}").into()),
     };
     println!("listening on http://{}", listener.local_addr()?);

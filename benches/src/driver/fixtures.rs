@@ -28,7 +28,7 @@ fn crudauth_env(command: &mut Command) {
         .env_remove("RUST_LOG");
 }
 
-fn own_server(kind: &str, db: Option<&TempDb>) -> Command {
+pub(super) fn own_server(kind: &str, db: Option<&TempDb>) -> Command {
     let exe = std::env::current_exe().expect("the running executable");
     let mut command = Command::new(exe);
     command.args(["server", kind]);

@@ -2,7 +2,9 @@
 //! logins of every server, one table and the targets of issue 5) and
 //! `profile` (instructions per request under callgrind).
 
+mod enumeration;
 mod fixtures;
+mod gates;
 mod logins;
 mod measure;
 mod memory;
@@ -10,7 +12,10 @@ mod options;
 mod profile;
 mod report;
 mod run;
+mod totp;
 
+pub use enumeration::enumeration;
+pub use gates::gates;
 pub use memory::cache_memory;
 pub use options::Options;
 pub use profile::profile;
