@@ -30,6 +30,7 @@ use crate::error::AuthError;
 use crate::password::policy::PasswordContext;
 use crate::routes::validate_email;
 use crate::state::CrudAuth;
+use crate::store;
 use crate::store::users::CreateError;
 
 /// The admin subcommands, for an application's `clap` parser.
@@ -132,11 +133,12 @@ async fn create_user(
         return Err(AuthError::AlreadyRegistered.into());
     }
     let hash = auth.inner.hasher.hash(password).await?;
+    let txn = store::begin_write(db).await.map_err(AuthError::from)?;
     let created = if superuser {
-        users.create_superuser(db, email.clone(), hash).await
+        users.create_superuser(&txn, email.clone(), hash).await
     } else {
         users
-            .create(db, Some(email.clone()), None, hash, Vec::new())
+            .create(&txn, Some(email.clone()), None, hash, Vec::new())
             .await
     };
     let user = match created {
@@ -144,6 +146,7 @@ async fn create_user(
         Err(CreateError::Duplicate) => return Err(AuthError::AlreadyRegistered.into()),
         Err(CreateError::Db(err)) => return Err(err.into()),
     };
+    txn.commit().await.map_err(AuthError::from)?;
     audit::user_created(&user.id, superuser);
     let role = if superuser { "superuser" } else { "user" };
     Ok(format!("created {role} {email} with id {}", user.id))

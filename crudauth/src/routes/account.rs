@@ -106,11 +106,13 @@ pub(super) async fn register(
         return Err(AuthError::AlreadyRegistered);
     }
     let hash = auth.inner.hasher.hash(form.password).await?;
-    let user = match users.create(db, email, username, hash, fields).await {
+    let txn = store::begin_write(db).await?;
+    let user = match users.create(&txn, email, username, hash, fields).await {
         Ok(user) => user,
         Err(CreateError::Duplicate) => return Err(AuthError::AlreadyRegistered),
         Err(CreateError::Db(err)) => return Err(err.into()),
     };
+    txn.commit().await?;
     emit(
         &auth,
         AuthEvent::Registered {

@@ -15,6 +15,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use sea_orm::DatabaseTransaction;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -78,8 +79,21 @@ async fn issue(
     ttl: Duration,
 ) -> Result<String, AuthError> {
     let txn = store::begin_write(&auth.inner.db).await?;
+    let token = issue_in(&txn, kind, user, new_email, ttl).await?;
+    txn.commit().await?;
+    Ok(token)
+}
+
+/// [`issue`] inside the caller's transaction.
+async fn issue_in(
+    txn: &DatabaseTransaction,
+    kind: EmailKind,
+    user: Option<&LoadedUser>,
+    new_email: Option<String>,
+    ttl: Duration,
+) -> Result<String, AuthError> {
     let token = one_time::issue(
-        &txn,
+        txn,
         NewToken {
             purpose: kind.as_str(),
             user_id: user.map_or_else(|| NOBODY.to_owned(), |u| u.id.to_string()),
@@ -92,7 +106,6 @@ async fn issue(
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(token)
 }
 
@@ -376,21 +389,31 @@ pub(super) async fn register_quietly(
     // Hashed either way, so that a taken email costs what a new one does.
     let hash = auth.inner.hasher.hash(password).await?;
     let allowed = lockout::mail_allowed(auth, &email).await?;
+    let kind = EmailKind::VerifyEmail;
+    // The new user and its token commit together, and a taken email commits
+    // its decoy token alone: one commit either way, so that a slow disk
+    // (a PostgreSQL fsync is milliseconds) does not tell the two apart.
+    let mut txn = store::begin_write(db).await?;
     let created = if taken {
         None
     } else {
         match users
-            .create(db, Some(email.clone()), username, hash, fields)
+            .create(&txn, Some(email.clone()), username, hash, fields)
             .await
         {
             Ok(user) => Some(user),
-            // Taken by a concurrent registration.
-            Err(CreateError::Duplicate) => None,
+            // Taken by a concurrent registration; PostgreSQL has aborted
+            // the transaction, so the decoy token needs a new one.
+            Err(CreateError::Duplicate) => {
+                txn.rollback().await?;
+                txn = store::begin_write(db).await?;
+                None
+            }
             Err(CreateError::Db(err)) => return Err(err.into()),
         }
     };
-    let kind = EmailKind::VerifyEmail;
-    let token = issue(auth, kind, created.as_ref(), None, VERIFY_TTL).await?;
+    let token = issue_in(&txn, kind, created.as_ref(), None, VERIFY_TTL).await?;
+    txn.commit().await?;
     match created {
         Some(user) => {
             if allowed && users.has_email_verified() {

@@ -98,10 +98,11 @@ pub(crate) trait UserStore: Send + Sync {
         given: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Vec<(String, Value)>, FieldError>;
     /// Creates a user with `fields` (from [`register_values`](Self::register_values))
-    /// set, then the `new_user` hook's values.
+    /// set, then the `new_user` hook's values, inside the caller's
+    /// transaction (registration commits the user and its first token once).
     fn create<'a>(
         &'a self,
-        db: &'a DatabaseConnection,
+        db: &'a DatabaseTransaction,
         email: Option<String>,
         username: Option<String>,
         hash: String,
@@ -160,7 +161,7 @@ pub(crate) trait UserStore: Send + Sync {
     #[cfg(feature = "cli")]
     fn create_superuser<'a>(
         &'a self,
-        db: &'a DatabaseConnection,
+        db: &'a DatabaseTransaction,
         email: String,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
@@ -520,7 +521,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
 
     fn create<'a>(
         &'a self,
-        db: &'a DatabaseConnection,
+        db: &'a DatabaseTransaction,
         email: Option<String>,
         username: Option<String>,
         hash: String,
@@ -676,7 +677,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
     #[cfg(feature = "cli")]
     fn create_superuser<'a>(
         &'a self,
-        db: &'a DatabaseConnection,
+        db: &'a DatabaseTransaction,
         email: String,
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
