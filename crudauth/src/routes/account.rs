@@ -103,7 +103,8 @@ pub(super) async fn register(
     if auth.inner.mail.configured
         && let Some(email) = email
     {
-        return super::recovery::register_quietly(&auth, email, username, form.password).await;
+        return super::recovery::register_quietly(&auth, &client, email, username, form.password)
+            .await;
     }
     if users
         .exists(db, email.as_deref(), username.as_deref())
@@ -191,7 +192,7 @@ pub(super) async fn change_password(
     families::revoke_user(&txn, &owner).await?;
     txn.commit().await?;
     revocation::user(&auth, &owner).await;
-    audit::password_changed(&user.id);
+    audit::password_changed(&user.id, "change_password");
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
     let Some((row, token)) = rotated else {
         return Ok(ok_empty());
