@@ -9,8 +9,8 @@
 #   scripts/schemathesis.sh [extra `st run` options]
 #
 # SCHEMATHESIS_MAX_EXAMPLES (default 100) bounds the cases per operation.
-# The venv is kept in target/ (SCHEMATHESIS_VENV to move it). Not run by
-# .ci/run: it needs PyPI and takes minutes.
+# The venv is kept in target/ (SCHEMATHESIS_VENV to move it); .ci/run
+# installs it, and tests/tests/schemathesis.rs runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +20,12 @@ if [ ! -x "$venv/bin/st" ]; then
   "$venv/bin/pip" install --quiet "schemathesis>=4,<5"
 fi
 
-cargo build --quiet -p example-web-and-api
-binary=${CARGO_TARGET_DIR:-target}/debug/example-web-and-api
+# EXAMPLE_BINARY: a built example server (the Rust test passes its own).
+binary=${EXAMPLE_BINARY:-}
+if [ -z "$binary" ]; then
+  cargo build --quiet -p example-web-and-api
+  binary=${CARGO_TARGET_DIR:-target}/debug/example-web-and-api
+fi
 
 work=$(mktemp -d)
 server_pid=
