@@ -37,6 +37,8 @@ trap cleanup EXIT
 
 export DATABASE_URL="sqlite://$work/example.db"
 export CRUDAUTH_SECRET_KEY=schemathesis-secret-key-of-at-least-32-bytes
+# The second factor's routes too (the key: 32 bytes, in base64).
+export CRUDAUTH_MFA_KEY=c2NoZW1hdGhlc2lzLW1mYS1rZXktb2YtMzItYnl0ZXM=
 export RUST_LOG=error
 # The signed-in user is a superuser (made by the admin command), so that
 # superuser-only routes are reached too.
