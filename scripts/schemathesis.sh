@@ -13,6 +13,7 @@
 # installs it, and tests/tests/schemathesis.rs runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 
 venv=${SCHEMATHESIS_VENV:-${CARGO_TARGET_DIR:-target}/schemathesis-venv}
 if [ ! -x "$venv/bin/st" ]; then
@@ -66,13 +67,15 @@ token=$(curl -fsS -H 'content-type: application/json' \
 
 status=0
 run() {
-  ST_SESSION=$session ST_CSRF=$csrf ST_TOKEN=$token \
-    "$venv/bin/st" --config-file scripts/schemathesis.toml run "$base/openapi.json" \
+  # From the scratch directory: schemathesis keeps its case cache in
+  # the working directory, which is not the repository's to hold.
+  (cd "$work" && ST_SESSION=$session ST_CSRF=$csrf ST_TOKEN=$token \
+    "$venv/bin/st" --config-file "$root/scripts/schemathesis.toml" run "$base/openapi.json" \
     --checks all \
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" \
     --workers 1 \
     --seed 1 \
-    "$@" || status=$?
+    "$@") || status=$?
 }
 # First every route that leaves the credentials alive, so that the guarded
 # routes are reached signed in; then everything, the routes that end
