@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 venv=${SCHEMATHESIS_VENV:-${CARGO_TARGET_DIR:-target}/schemathesis-venv}
+case $venv in /*) ;; *) venv=$root/$venv ;; esac
 if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis>=4,<5"
