@@ -926,6 +926,7 @@ fn schemas(has_email: bool, mfa: bool) -> Value {
             "type": "object",
             "description": "The password, or a second-factor code.",
             "properties": { "password": text, "code": text },
+            "minProperties": 1,
             "anyOf": [{ "required": ["password"] }, { "required": ["code"] }],
         },
         "Fresh": {
