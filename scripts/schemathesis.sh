@@ -9,19 +9,25 @@
 #   scripts/schemathesis.sh [extra `st run` options]
 #
 # SCHEMATHESIS_MAX_EXAMPLES (default 100) bounds the cases per operation.
-# The venv is kept in target/ (SCHEMATHESIS_VENV to move it). Not run by
-# .ci/run: it needs PyPI and takes minutes.
+# The venv is kept in target/ (SCHEMATHESIS_VENV to move it); .ci/run
+# installs it, and tests/tests/schemathesis.rs runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 
 venv=${SCHEMATHESIS_VENV:-${CARGO_TARGET_DIR:-target}/schemathesis-venv}
+case $venv in /*) ;; *) venv=$root/$venv ;; esac
 if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis>=4,<5"
 fi
 
-cargo build --quiet -p example-web-and-api
-binary=${CARGO_TARGET_DIR:-target}/debug/example-web-and-api
+# EXAMPLE_BINARY: a built example server (the Rust test passes its own).
+binary=${EXAMPLE_BINARY:-}
+if [ -z "$binary" ]; then
+  cargo build --quiet -p example-web-and-api
+  binary=${CARGO_TARGET_DIR:-target}/debug/example-web-and-api
+fi
 
 work=$(mktemp -d)
 server_pid=
@@ -33,6 +39,8 @@ trap cleanup EXIT
 
 export DATABASE_URL="sqlite://$work/example.db"
 export CRUDAUTH_SECRET_KEY=schemathesis-secret-key-of-at-least-32-bytes
+# The second factor's routes too (the key: 32 bytes, in base64).
+export CRUDAUTH_MFA_KEY=c2NoZW1hdGhlc2lzLW1mYS1rZXktb2YtMzItYnl0ZXM=
 export RUST_LOG=error
 # The signed-in user is a superuser (made by the admin command), so that
 # superuser-only routes are reached too.
@@ -60,13 +68,15 @@ token=$(curl -fsS -H 'content-type: application/json' \
 
 status=0
 run() {
-  ST_SESSION=$session ST_CSRF=$csrf ST_TOKEN=$token \
-    "$venv/bin/st" --config-file scripts/schemathesis.toml run "$base/openapi.json" \
+  # From the scratch directory: schemathesis keeps its case cache in
+  # the working directory, which is not the repository's to hold.
+  (cd "$work" && ST_SESSION=$session ST_CSRF=$csrf ST_TOKEN=$token \
+    "$venv/bin/st" --config-file "$root/scripts/schemathesis.toml" run "$base/openapi.json" \
     --checks all \
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" \
     --workers 1 \
     --seed 1 \
-    "$@" || status=$?
+    "$@") || status=$?
 }
 # First every route that leaves the credentials alive, so that the guarded
 # routes are reached signed in; then everything, the routes that end

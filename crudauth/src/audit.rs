@@ -166,9 +166,178 @@ pub(crate) fn csrf_refused(ip: Option<IpAddr>, reason: &str) {
     );
 }
 
-/// A user changed their password; their other sessions and families ended.
-pub(crate) fn password_changed(user_id: &UserId) {
-    audit!(Level::INFO, "password_changed", user_id = %user_id);
+/// A user changed their password; their other sessions and families ended
+/// (`reason`: `change_password`, or `set_password` for an account a
+/// provider made).
+pub(crate) fn password_changed(user_id: &UserId, reason: &str) {
+    audit!(
+        Level::INFO,
+        "password_changed",
+        user_id = %user_id,
+        reason = reason
+    );
+}
+
+/// A password was reset through a mailed link: every session and family of
+/// the user ended, the lockout cleared.
+pub(crate) fn password_reset(user_id: &UserId, ip: Option<IpAddr>) {
+    audit!(
+        Level::INFO,
+        "password_reset",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        reason = "reset_link"
+    );
+}
+
+/// An email address was proved by a mailed link.
+pub(crate) fn email_verified(user_id: &UserId, ip: Option<IpAddr>) {
+    audit!(
+        Level::INFO,
+        "email_verified",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        reason = "verify_link"
+    );
+}
+
+/// A user's email address was replaced through a mailed link (the notice
+/// to the old address is queued).
+pub(crate) fn email_changed(user_id: &UserId, ip: Option<IpAddr>) {
+    audit!(
+        Level::INFO,
+        "email_changed",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        reason = "change_link"
+    );
+}
+
+/// A login's password passed for an account with a second factor: a
+/// challenge was issued instead of a credential.
+pub(crate) fn mfa_challenged(user_id: &UserId, ip: Option<IpAddr>, transport: &str) {
+    audit!(
+        Level::INFO,
+        "mfa_challenged",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        transport = transport
+    );
+}
+
+/// A TOTP enrolment was confirmed (its first recovery codes issued).
+pub(crate) fn mfa_enabled(user_id: &UserId, ip: Option<IpAddr>, transport: &str) {
+    audit!(
+        Level::INFO,
+        "mfa_enabled",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        transport = transport
+    );
+}
+
+/// The second factor was turned off.
+pub(crate) fn mfa_disabled(user_id: &UserId, ip: Option<IpAddr>, transport: &str) {
+    audit!(
+        Level::INFO,
+        "mfa_disabled",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        transport = transport
+    );
+}
+
+/// A new set of recovery codes replaced the old one.
+pub(crate) fn mfa_recovery_codes_regenerated(
+    user_id: &UserId,
+    ip: Option<IpAddr>,
+    transport: &str,
+) {
+    audit!(
+        Level::INFO,
+        "mfa_recovery_codes_regenerated",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        transport = transport
+    );
+}
+
+/// A recovery code was used up in place of a TOTP code.
+pub(crate) fn mfa_recovery_code_used(user_id: &str) {
+    audit!(
+        Level::WARN,
+        "mfa_recovery_code_used",
+        user_id = user_id,
+        reason = "recovery_code"
+    );
+}
+
+/// A second-factor code was refused (`reason`: the route — `verify`,
+/// `sudo`, `confirm`, `disable`, `recovery_codes`).
+pub(crate) fn mfa_failed(user_id: &UserId, ip: Option<IpAddr>, reason: &str) {
+    audit!(
+        Level::WARN,
+        "mfa_failed",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        reason = reason
+    );
+}
+
+/// A signed-in user proved themselves again (`reason`: `password` or
+/// `code`); the credential is fresh.
+pub(crate) fn sudo(user_id: &UserId, ip: Option<IpAddr>, transport: &str, reason: &str) {
+    audit!(
+        Level::INFO,
+        "sudo",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        transport = transport,
+        reason = reason
+    );
+}
+
+/// A provider's identity was tied to an account (`reason`: `linked` to the
+/// account with its verified email, `claimed` — linked to an account whose
+/// email was never verified, whose password and sessions ended — or
+/// `created`, a new account).
+#[cfg(feature = "oidc")]
+pub(crate) fn oauth_linked(user_id: &UserId, ip: Option<IpAddr>, provider: &str, reason: &str) {
+    audit!(
+        Level::INFO,
+        "oauth_linked",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        transport = "session",
+        provider = provider,
+        reason = reason
+    );
+}
+
+/// A user removed a provider's identity from their account.
+#[cfg(feature = "oidc")]
+pub(crate) fn oauth_unlinked(user_id: &UserId, ip: Option<IpAddr>, provider: &str) {
+    audit!(
+        Level::INFO,
+        "oauth_unlinked",
+        user_id = %user_id,
+        ip = %ip_text(ip),
+        provider = provider
+    );
+}
+
+/// A sign-in with a provider was refused at the callback (`reason`: the
+/// error code, e.g. `invalid_state`, `email_unverified`).
+#[cfg(feature = "oidc")]
+pub(crate) fn oauth_failed(ip: Option<IpAddr>, provider: &str, reason: &str) {
+    audit!(
+        Level::WARN,
+        "oauth_failed",
+        ip = %ip_text(ip),
+        transport = "session",
+        provider = provider,
+        reason = reason
+    );
 }
 
 /// A user was created outside HTTP (the `create-user` command).

@@ -44,18 +44,37 @@ const CODES: &[&str] = &[
     "not_found",
     "method_not_allowed",
     "already_registered",
+    "mfa_already_enabled",
     "payload_too_large",
     "unsupported_media_type",
     "invalid",
     "locked",
     "rate_limited",
     "unavailable",
+    "invalid_code",
+    "invalid_state",
+    "oauth_failed",
+    "email_missing",
+    "email_unverified",
+    "provider_already_linked",
+    "account_inactive",
+    "last_sign_in_method",
+    "password_exists",
 ];
 
 /// The document for `auth`'s built-in routes.
 pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
     let session = enabled::<SessionTransport>(auth);
     let bearer = enabled::<BearerTransport>(auth);
+    let mfa = auth.inner.mfa.is_some();
+    // With a second factor, a login may answer a challenge instead.
+    let signed_in = |credential: &str| {
+        if mfa {
+            json!({ "oneOf": [schema(credential), schema("MfaChallenge")] })
+        } else {
+            schema(credential)
+        }
+    };
     let mut paths = Map::new();
     let mut add = |path: &str, method: &str, operation: Value| {
         let entry = paths.entry(path).or_insert_with(|| json!({}));
@@ -143,8 +162,9 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
                 Some("Login"),
                 (
                     200,
-                    "Signed in; session and CSRF cookies set.",
-                    schema("LoginOk"),
+                    "Signed in; session and CSRF cookies set (or, for an account \
+                     with a second factor, a challenge for `POST /mfa/verify`).",
+                    signed_in("LoginOk"),
                 ),
                 &[
                     (401, "invalid_credentials"),
@@ -210,7 +230,12 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
                 "Issues an access token and a refresh token.",
                 json!([]),
                 Some("TokenRequest"),
-                (200, "The token pair.", schema("TokenPair")),
+                (
+                    200,
+                    "The token pair (or, for an account with a second factor, a \
+                     challenge for `POST /mfa/verify`).",
+                    signed_in("TokenPair"),
+                ),
                 &[(401, "invalid_credentials"), (429, "locked")],
             ),
         );
@@ -242,6 +267,37 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
         );
     }
 
+    add(
+        "/sudo",
+        "post",
+        operation(
+            "sudo",
+            "Proves the signed-in user again (password, or a second-factor \
+             code): the credential is fresh for the routes that ask for it.",
+            any(true),
+            Some("Sudo"),
+            (200, "Fresh until.", schema("Fresh")),
+            &[
+                (400, "bad_request"),
+                (401, "invalid_credentials"),
+                (401, "unauthenticated"),
+                (403, "csrf_failed"),
+                (429, "locked"),
+            ],
+        ),
+    );
+    if auth.inner.users.has_email() {
+        recovery_paths(&mut add, any(true), auth.inner.users.has_email_verified());
+    }
+    if mfa {
+        mfa_paths(&mut add, &any);
+    }
+    #[cfg(feature = "oidc")]
+    if !auth.inner.oidc.is_empty() {
+        let providers: Vec<&str> = auth.inner.oidc.iter().map(|p| p.name()).collect();
+        oauth_paths(&mut add, &any, &providers);
+    }
+
     let doc = json!({
         "openapi": "3.1.0",
         "info": {
@@ -251,7 +307,7 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
         },
         "paths": paths,
         "components": {
-            "schemas": schemas(auth.inner.users.has_email()),
+            "schemas": schemas(auth.inner.users.has_email(), mfa),
             "securitySchemes": {
                 "session": {
                     "type": "apiKey",
@@ -276,6 +332,332 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
         },
     });
     serde_json::from_value(doc).expect("the built-in document is valid OpenAPI")
+}
+
+/// The routes of account recovery (SPEC section 8), mounted when the user
+/// model has an email; `verify` with an `email_verified` column too.
+fn recovery_paths(add: &mut impl FnMut(&str, &str, Value), signed_in: Value, verify: bool) {
+    let request = |id: &str, summary: &str| {
+        operation(
+            id,
+            summary,
+            json!([]),
+            Some("Address"),
+            (
+                202,
+                "The same answer whoever the address names.",
+                schema("Accepted"),
+            ),
+            &[(429, "rate_limited")],
+        )
+    };
+    if verify {
+        add(
+            "/email/verify-request",
+            "post",
+            request(
+                "verify_email_request",
+                "Mails a verification link to the address, if an unverified account has it.",
+            ),
+        );
+        add(
+            "/email/verify-confirm",
+            "post",
+            operation(
+                "verify_email_confirm",
+                "Redeems a verification link's token.",
+                json!([]),
+                Some("LinkToken"),
+                (200, "The address is verified.", schema("EmailVerified")),
+                &[(400, "invalid_token")],
+            ),
+        );
+    }
+    add(
+        "/password/reset-request",
+        "post",
+        request(
+            "password_reset_request",
+            "Mails a password reset link to the address, if an account has it.",
+        ),
+    );
+    add(
+        "/password/reset-confirm",
+        "post",
+        operation(
+            "password_reset_confirm",
+            "Sets a new password with a reset link's token; every session and \
+             token family of the account ends.",
+            json!([]),
+            Some("ResetConfirm"),
+            (200, "Reset.", schema("Empty")),
+            &[(400, "invalid_token")],
+        ),
+    );
+    add(
+        "/email/change-request",
+        "post",
+        operation(
+            "email_change_request",
+            "Mails a confirmation link to a new address (the password again first).",
+            signed_in,
+            Some("ChangeEmail"),
+            (202, "A link is on its way.", schema("Accepted")),
+            &[
+                (401, "invalid_credentials"),
+                (401, "unauthenticated"),
+                (403, "csrf_failed"),
+                (429, "locked"),
+            ],
+        ),
+    );
+    add(
+        "/email/change-confirm",
+        "post",
+        operation(
+            "email_change_confirm",
+            "Redeems an email change link's token: the new address in place.",
+            json!([]),
+            Some("LinkToken"),
+            (200, "The new address.", schema("EmailChanged")),
+            &[(400, "invalid_token"), (409, "already_registered")],
+        ),
+    );
+}
+
+/// The routes of the second factor (SPEC section 10), mounted with an
+/// `mfa_key`.
+fn mfa_paths(add: &mut impl FnMut(&str, &str, Value), any: &impl Fn(bool) -> Value) {
+    let signed_in = [(401, "unauthenticated"), (403, "csrf_failed")];
+    let with = |more: &[(u16, &'static str)]| -> Vec<(u16, &'static str)> {
+        signed_in.iter().chain(more).copied().collect()
+    };
+    add(
+        "/mfa",
+        "get",
+        operation(
+            "mfa_status",
+            "Whether the signed-in user has a second factor, and how many \
+             recovery codes are left.",
+            any(false),
+            None,
+            (200, "The state.", schema("MfaStatus")),
+            &[(401, "unauthenticated")],
+        ),
+    );
+    add(
+        "/mfa/totp/setup",
+        "post",
+        operation(
+            "mfa_totp_setup",
+            "Starts a TOTP enrolment (the password again): the secret, shown \
+             once, to confirm with a code.",
+            any(true),
+            Some("PasswordProof"),
+            (200, "The secret to enter.", schema("TotpSetup")),
+            &with(&[
+                (401, "invalid_credentials"),
+                (409, "mfa_already_enabled"),
+                (429, "locked"),
+            ]),
+        ),
+    );
+    add(
+        "/mfa/totp/confirm",
+        "post",
+        operation(
+            "mfa_totp_confirm",
+            "Turns the second factor on with a first code: the recovery codes, \
+             shown once.",
+            any(true),
+            Some("Code"),
+            (200, "The recovery codes.", schema("RecoveryCodes")),
+            &with(&[(400, "invalid_code"), (429, "locked")]),
+        ),
+    );
+    add(
+        "/mfa/totp/disable",
+        "post",
+        operation(
+            "mfa_totp_disable",
+            "Turns the second factor off (a fresh credential and a code).",
+            any(true),
+            Some("Code"),
+            (200, "Off.", schema("Empty")),
+            &with(&[
+                (400, "invalid_code"),
+                (403, "reauthentication_required"),
+                (429, "locked"),
+            ]),
+        ),
+    );
+    add(
+        "/mfa/recovery-codes",
+        "post",
+        operation(
+            "mfa_recovery_codes",
+            "Replaces the recovery codes (a fresh credential and a code).",
+            any(true),
+            Some("Code"),
+            (200, "The new recovery codes.", schema("RecoveryCodes")),
+            &with(&[
+                (400, "invalid_code"),
+                (403, "reauthentication_required"),
+                (429, "locked"),
+            ]),
+        ),
+    );
+    add(
+        "/mfa/verify",
+        "post",
+        operation(
+            "mfa_verify",
+            "Completes a login's challenge with a code (or a recovery code): \
+             what the login started, a session or a token pair.",
+            json!([]),
+            Some("MfaVerify"),
+            (
+                200,
+                "Signed in.",
+                json!({ "oneOf": [schema("LoginOk"), schema("TokenPair")] }),
+            ),
+            &[
+                (400, "invalid_code"),
+                (401, "invalid_token"),
+                (403, "csrf_failed"),
+                (429, "locked"),
+            ],
+        ),
+    );
+}
+
+/// The routes of signing in with a provider (SPEC section 9), mounted with
+/// at least one provider; `providers` are their names.
+#[cfg(feature = "oidc")]
+fn oauth_paths(
+    add: &mut impl FnMut(&str, &str, Value),
+    any: &impl Fn(bool) -> Value,
+    providers: &[&str],
+) {
+    let provider = json!({
+        "name": "provider",
+        "in": "path",
+        "required": true,
+        "schema": { "type": "string", "enum": providers },
+    });
+    let query = |name: &str, description: &str| {
+        json!({
+            "name": name,
+            "in": "query",
+            "required": false,
+            "description": description,
+            "schema": { "type": "string" },
+        })
+    };
+    let redirect = |description: &str| {
+        json!({
+            "description": description,
+            "headers": {
+                "Location": { "required": true, "schema": { "type": "string" } },
+            },
+        })
+    };
+    let mut authorize = operation(
+        "oauth_authorize",
+        "Starts a sign-in with the provider: a redirect to it, and the flow \
+         cookie.",
+        json!([]),
+        None,
+        (302, "To the provider.", Value::Null),
+        &[(404, "not_found"), (429, "rate_limited")],
+    );
+    authorize["responses"]["302"] = redirect("To the provider; the flow cookie set.");
+    authorize["parameters"] = json!([
+        provider,
+        query("redirect_to", "A same-origin path to land on afterwards."),
+    ]);
+    add("/oauth/{provider}/authorize", "get", authorize);
+    let mut callback = operation(
+        "oauth_callback",
+        "Where the provider sends the browser back: a session, and a redirect \
+         to `redirect_to` (or to `/?error=<code>`; a client asking for JSON \
+         gets the error body instead).",
+        json!([]),
+        None,
+        (302, "", Value::Null),
+        &[
+            (400, "invalid_state"),
+            (400, "oauth_failed"),
+            (400, "email_missing"),
+            (400, "email_unverified"),
+            (400, "provider_already_linked"),
+            (400, "account_inactive"),
+            (404, "not_found"),
+        ],
+    );
+    callback["responses"]["302"] =
+        redirect("Signed in (session and CSRF cookies set), or the error as `?error=`.");
+    callback["parameters"] = json!([
+        provider,
+        query("code", "The provider's authorization code."),
+        query("state", "The flow's state."),
+        query("error", "The provider's refusal."),
+    ]);
+    add("/oauth/{provider}/callback", "get", callback);
+    add(
+        "/oauth/identities",
+        "get",
+        operation(
+            "oauth_identities",
+            "The provider identities linked to the signed-in user.",
+            any(false),
+            None,
+            (
+                200,
+                "The identities.",
+                json!({ "type": "array", "items": schema("Identity") }),
+            ),
+            &[(401, "unauthenticated")],
+        ),
+    );
+    let mut unlink = operation(
+        "oauth_unlink",
+        "Removes a provider's identity from the signed-in user (not the last \
+         way to sign in).",
+        any(true),
+        Some("Empty"),
+        (204, "Removed.", Value::Null),
+        &[
+            (401, "unauthenticated"),
+            (403, "csrf_failed"),
+            (404, "not_found"),
+            (409, "last_sign_in_method"),
+        ],
+    );
+    unlink["parameters"] = json!([{
+        "name": "provider",
+        "in": "path",
+        "required": true,
+        "schema": { "type": "string" },
+    }]);
+    add("/oauth/identities/{provider}", "delete", unlink);
+    add(
+        "/set-password",
+        "post",
+        operation(
+            "set_password",
+            "Gives an account a provider made a password; every other session \
+             and token family ends.",
+            any(true),
+            Some("SetPassword"),
+            (200, "Set.", schema("PasswordChanged")),
+            &[
+                (401, "unauthenticated"),
+                (403, "csrf_failed"),
+                (409, "password_exists"),
+            ],
+        ),
+    );
 }
 
 /// The session alternative of a security section.
@@ -360,7 +742,7 @@ const USERNAME_PATTERN: &str = r"^[^@\x00-\x1f\x7f-\x9f]*$";
 
 /// The request and answer bodies; `email` is required where the user
 /// model has one.
-fn schemas(has_email: bool) -> Value {
+fn schemas(has_email: bool, mfa: bool) -> Value {
     let register_required = if has_email {
         json!(["email", "password"])
     } else {
@@ -380,7 +762,11 @@ fn schemas(has_email: bool) -> Value {
             "scope": { "type": "string" },
         },
     });
-    json!({
+    let text = json!({ "type": "string" });
+    // What the address checks accept, so that a client (or a fuzzer)
+    // holding to the document is not refused: one `@`, a dotted domain.
+    let email = json!({ "type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN });
+    let mut all = json!({
         "Error": {
             "type": "object",
             "required": ["detail", "code"],
@@ -501,5 +887,117 @@ fn schemas(has_email: bool) -> Value {
             "properties": { "refresh_token": { "type": "string" } },
         },
         "TokenPair": pair,
-    })
+        "Accepted": {
+            "type": "object",
+            "required": ["detail"],
+            "properties": { "detail": text },
+        },
+        "Address": {
+            "type": "object",
+            "required": ["email"],
+            "properties": { "email": email },
+        },
+        "LinkToken": {
+            "type": "object",
+            "required": ["token"],
+            "properties": { "token": { "type": "string", "description": "The `token` of the mailed link." } },
+        },
+        "EmailVerified": {
+            "type": "object",
+            "required": ["user_id", "email_verified"],
+            "properties": { "user_id": id, "email_verified": { "type": "boolean", "enum": [true] } },
+        },
+        "ResetConfirm": {
+            "type": "object",
+            "required": ["token", "new_password"],
+            "properties": { "token": text, "new_password": password },
+        },
+        "ChangeEmail": {
+            "type": "object",
+            "required": ["new_email", "password"],
+            "properties": { "new_email": email, "password": text },
+        },
+        "EmailChanged": {
+            "type": "object",
+            "required": ["email"],
+            "properties": { "email": text },
+        },
+        "Sudo": {
+            "type": "object",
+            "description": "The password, or a second-factor code.",
+            "properties": { "password": text, "code": text },
+            "minProperties": 1,
+            "anyOf": [{ "required": ["password"] }, { "required": ["code"] }],
+        },
+        "Fresh": {
+            "type": "object",
+            "required": ["fresh_until"],
+            "properties": { "fresh_until": { "type": "string", "format": "date-time" } },
+        },
+        "SetPassword": {
+            "type": "object",
+            "required": ["new_password"],
+            "properties": { "new_password": password },
+        },
+        "Identity": {
+            "type": "object",
+            "required": ["provider", "subject", "created_at"],
+            "properties": {
+                "provider": text,
+                "subject": text,
+                "email": { "type": ["string", "null"] },
+                "created_at": { "type": "string", "format": "date-time" },
+            },
+        },
+    });
+    if mfa {
+        let more = json!({
+            "MfaChallenge": {
+                "type": "object",
+                "required": ["mfa_required", "challenge", "expires_in"],
+                "properties": {
+                    "mfa_required": { "type": "boolean", "enum": [true] },
+                    "challenge": text,
+                    "expires_in": { "type": "integer" },
+                },
+            },
+            "MfaStatus": {
+                "type": "object",
+                "required": ["enabled", "recovery_codes_remaining"],
+                "properties": {
+                    "enabled": flag,
+                    "recovery_codes_remaining": { "type": "integer", "minimum": 0 },
+                },
+            },
+            "PasswordProof": {
+                "type": "object",
+                "required": ["password"],
+                "properties": { "password": text },
+            },
+            "Code": {
+                "type": "object",
+                "required": ["code"],
+                "properties": { "code": { "type": "string", "description": "A TOTP code, or a recovery code." } },
+            },
+            "TotpSetup": {
+                "type": "object",
+                "required": ["secret", "otpauth_uri", "qr_svg"],
+                "properties": { "secret": text, "otpauth_uri": text, "qr_svg": text },
+            },
+            "RecoveryCodes": {
+                "type": "object",
+                "required": ["recovery_codes"],
+                "properties": { "recovery_codes": { "type": "array", "items": text } },
+            },
+            "MfaVerify": {
+                "type": "object",
+                "required": ["challenge", "code"],
+                "properties": { "challenge": text, "code": text },
+            },
+        });
+        if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
+            all.extend(more);
+        }
+    }
+    all
 }

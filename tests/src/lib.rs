@@ -9,6 +9,7 @@
 mod api_key;
 mod client;
 mod database;
+pub mod oidc_browser;
 mod oidc_provider;
 mod process;
 mod server;

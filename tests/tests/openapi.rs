@@ -2,9 +2,9 @@
 //! security sections `#[authed]` writes into `#[utoipa::path]`, read from
 //! the example server's `GET /openapi.json` and from handlers of this file.
 
-use crudauth::{Principal, authed};
-use crudauth_tests::{Backend, assert_error, on_both_backends, start};
-use reqwest::StatusCode;
+use crudauth::{OidcProvider, Principal, SmtpSender, authed};
+use crudauth_tests::{Backend, MFA_KEY, assert_error, on_both_backends, start};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
@@ -156,9 +156,193 @@ async fn bodies_hold_to_the_document(backend: Backend) {
     assert_eq!(res.status(), StatusCode::CREATED);
 }
 
+/// Every `(path, method)` `routes/mod.rs` mounts, read from its source:
+/// each `.route("<path>", <method>(...))`.
+fn mounted_routes() -> Vec<(String, String)> {
+    let source = include_str!("../../crudauth/src/routes/mod.rs");
+    let mut found = Vec::new();
+    for piece in source.split(".route(").skip(1) {
+        let path = piece.split('"').nth(1).expect("a path literal");
+        let after = piece.split_once(',').expect("a handler").1.trim_start();
+        let method = after.split('(').next().unwrap().trim();
+        assert!(
+            ["get", "post", "delete", "put", "patch"].contains(&method),
+            "{path}: {method}"
+        );
+        found.push((path.to_owned(), method.to_owned()));
+    }
+    assert!(found.len() > 20, "{found:?}");
+    found
+}
+
+/// Every `$ref` in `value` names a schema the document has.
+fn refs_resolve(doc: &Value, value: &Value, at: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                if key == "$ref" {
+                    let name = inner
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                        .unwrap_or_else(|| panic!("{at}: a $ref outside the schemas: {inner}"));
+                    assert!(
+                        doc["components"]["schemas"][name].is_object(),
+                        "{at}: {name} is no schema"
+                    );
+                } else {
+                    refs_resolve(doc, inner, &format!("{at}/{key}"));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                refs_resolve(doc, inner, &format!("{at}/{i}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An instance with every route family: both transports, recovery (a mail
+/// sender, the email and email_verified columns), a second factor, and a
+/// provider; `/me` is the example's.
+async fn fully_configured(backend: Backend) -> crudauth_tests::Server {
+    let github = OidcProvider::github("client-id", "client-secret").unwrap();
+    let sender = SmtpSender::new("smtp://127.0.0.1:9", "crudauth <no-reply@example.com>").unwrap();
+    start(backend, move |b| {
+        b.mfa_key(MFA_KEY)
+            .public_origin("http://127.0.0.1")
+            .email_sender(sender)
+            .oidc_provider(github)
+    })
+    .await
+}
+
+async fn every_served_route_is_documented_and_the_document_resolves(backend: Backend) {
+    let server = fully_configured(backend).await;
+    // The example's whole document: crudauth's routes and its own (among
+    // them its `/me`, in place of the built-in one).
+    let res = server.client.get(server.url("/openapi.json")).send().await;
+    let doc: Value = res.unwrap().json().await.unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in mounted_routes() {
+        let op = &doc["paths"][&path][&method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        // Served: the router answers it (not its 404/405 for what it lacks).
+        let concrete = path.replace("{id}", "x").replace("{provider}", "github");
+        let res = server
+            .client
+            .request(
+                Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                server.url(&concrete),
+            )
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        assert!(status != 405 && status < 500, "{method} {path}: {status}");
+        let documented = op["responses"].as_object().unwrap();
+        assert!(
+            documented.contains_key(&status.to_string()),
+            "{method} {path}: {status} is not among {:?}",
+            documented.keys().collect::<Vec<_>>()
+        );
+    }
+    // Each documented operation: a unique id, security schemes the document
+    // defines, its path parameters declared, every error the error body.
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_owned()), "{id} twice");
+            for requirement in op["security"].as_array().unwrap() {
+                for scheme in requirement.as_object().unwrap().keys() {
+                    assert!(schemes.contains_key(scheme), "{method} {path}: {scheme}");
+                }
+            }
+            for name in path
+                .split('{')
+                .skip(1)
+                .map(|p| p.split('}').next().unwrap())
+            {
+                let declared = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true);
+                assert!(declared, "{method} {path}: parameter {name}");
+            }
+            for (status, answer) in op["responses"].as_object().unwrap() {
+                assert!(
+                    answer["description"].is_string(),
+                    "{method} {path} {status}"
+                );
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        answer["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/Error",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+    refs_resolve(&doc, &doc, "#");
+    // The families' security: unsafe calls with a session need the CSRF
+    // token; the mailed-link and challenge routes take no credential.
+    let both_unsafe = json!([{ "session": [], "csrf": [] }, { "bearer": [] }]);
+    for (path, method) in [
+        ("/sudo", "post"),
+        ("/email/change-request", "post"),
+        ("/mfa/totp/setup", "post"),
+        ("/mfa/totp/disable", "post"),
+        ("/oauth/identities/{provider}", "delete"),
+        ("/set-password", "post"),
+    ] {
+        assert_eq!(security(&doc, path, method), both_unsafe, "{method} {path}");
+    }
+    assert_eq!(
+        security(&doc, "/mfa", "get"),
+        json!([{ "session": [] }, { "bearer": [] }])
+    );
+    for path in [
+        "/password/reset-confirm",
+        "/email/verify-confirm",
+        "/mfa/verify",
+    ] {
+        assert_eq!(security(&doc, path, "post"), json!([]), "{path}");
+    }
+    assert_eq!(
+        doc["paths"]["/oauth/{provider}/authorize"]["get"]["parameters"][0]["schema"]["enum"],
+        json!(["github"])
+    );
+    assert!(
+        response(&doc, "/login", "post", 200)["content"]["application/json"]["schema"]["oneOf"]
+            .is_array(),
+        "a login may answer a challenge"
+    );
+}
+
+/// Without a second factor, mail or provider, their routes are neither
+/// served nor documented.
+async fn unconfigured_families_are_not_documented(backend: Backend) {
+    let server = start(backend, |b| b).await;
+    let doc = serde_json::to_value(server.auth.openapi()).unwrap();
+    for path in ["/mfa", "/mfa/verify", "/oauth/identities", "/set-password"] {
+        assert!(doc["paths"][path].is_null(), "{path} documented");
+    }
+    assert!(doc["paths"]["/sudo"]["post"].is_object());
+    refs_resolve(&doc, &doc, "#");
+}
+
 on_both_backends!(
     the_example_serves_its_whole_document,
-    bodies_hold_to_the_document
+    bodies_hold_to_the_document,
+    every_served_route_is_documented_and_the_document_resolves,
+    unconfigured_families_are_not_documented,
 );
 
 // Documented, not served: only the document is read.

@@ -96,8 +96,15 @@ pub(super) async fn register(
     if auth.inner.mail.configured
         && let Some(email) = email
     {
-        return super::recovery::register_quietly(&auth, email, username, form.password, fields)
-            .await;
+        return super::recovery::register_quietly(
+            &auth,
+            &client,
+            email,
+            username,
+            form.password,
+            fields,
+        )
+        .await;
     }
     if users
         .exists(db, email.as_deref(), username.as_deref())
@@ -175,7 +182,7 @@ pub(super) async fn change_password(
         AuthError::InvalidCredentials,
     )
     .await?;
-    audit::password_changed(&user.id);
+    audit::password_changed(&user.id, "change_password");
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
     Ok(response)
 }

@@ -3,6 +3,8 @@
 //! `/mfa/verify`, and the challenge `/login` and `/token` answer for an
 //! enrolled account.
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -16,14 +18,14 @@ use crate::error::AuthError;
 use crate::extract::{AnyTransport, Body, Client, Current, Submitted};
 use crate::guard::require_fresh;
 use crate::mfa::{self as crypto, CHALLENGE_SECS, MAX_CODE_ATTEMPTS, MfaKey, RECOVERY_CODES};
-use crate::principal::{LoadedUser, Principal};
+use crate::principal::{LoadedUser, Principal, UserId};
 use crate::state::CrudAuth;
 use crate::store::mfa::{self as store, NewChallenge};
 use crate::store::{self as db_store, families, sessions};
 use crate::tokens::{self, now};
 use crate::transport::bearer::BearerTransport;
 use crate::transport::session::SessionTransport;
-use crate::{csrf, lockout, revocation};
+use crate::{audit, csrf, lockout, revocation};
 
 /// How long a proof keeps the credential fresh for crudauth's own fresh
 /// routes (disable, new recovery codes), and what `/sudo`'s `fresh_until`
@@ -42,6 +44,7 @@ pub(super) async fn challenge(
     auth: &CrudAuth,
     user: &LoadedUser,
     pending: Pending,
+    ip: Option<IpAddr>,
 ) -> Result<Option<Response>, AuthError> {
     let db = &auth.inner.db;
     let owner = user.id.to_string();
@@ -73,6 +76,7 @@ pub(super) async fn challenge(
         },
     )
     .await?;
+    audit::mfa_challenged(&user.id, ip, transport);
     let body = json!({
         "mfa_required": true,
         "challenge": challenge,
@@ -118,9 +122,44 @@ async fn check_code(
     if let Some(code) = crypto::normalize_recovery_code(code)
         && store::use_recovery_code(db, owner, &key.recovery_hash(owner, &code)).await?
     {
+        audit::mfa_recovery_code_used(owner);
         return Ok(());
     }
     Err(AuthError::InvalidCode)
+}
+
+/// `check` behind the account's lockout ([`lockout::guarded_code`]); a
+/// refused code is audited as `mfa_failed` at `route`.
+async fn guarded<T>(
+    auth: &CrudAuth,
+    id: &UserId,
+    ip: Option<IpAddr>,
+    route: &str,
+    check: impl Future<Output = Result<T, AuthError>>,
+) -> Result<T, AuthError> {
+    let outcome = lockout::guarded_code(auth, id, check).await;
+    if matches!(outcome, Err(AuthError::InvalidCode)) {
+        audit::mfa_failed(id, ip, route);
+    }
+    outcome
+}
+
+/// What the fresh routes that act on an enrolment (disable, new recovery
+/// codes) check first: a signed-in caller, a recent proof, and a code of
+/// the enrolment, behind the lockout. Returns the key and the caller.
+async fn fresh_with_code<'a>(
+    auth: &'a CrudAuth,
+    client: &Client,
+    form: Submitted<CodeForm, AnyTransport>,
+    route: &str,
+) -> Result<(&'a MfaKey, Principal), AuthError> {
+    let key = key(auth)?;
+    let (principal, form) = form.signed_in()?;
+    require_fresh(&principal, FRESH_SECS)?;
+    let owner = principal.user_id.to_string();
+    let check = check_code(auth, key, &owner, &form.code);
+    guarded(auth, &principal.user_id, client.ip, route, check).await?;
+    Ok((key, principal))
 }
 
 /// A new set of recovery codes for `owner`: stored hashed, returned once.
@@ -166,14 +205,16 @@ pub(super) struct SudoRequest {
 
 pub(super) async fn sudo(
     State(auth): State<CrudAuth>,
+    client: Client,
     form: Submitted<SudoRequest, AnyTransport>,
 ) -> Result<Response, AuthError> {
     let (principal, form) = form.signed_in()?;
     let id = &principal.user_id;
-    match (form.password, form.code) {
+    let proof = match (form.password, form.code) {
         (Some(password), _) => {
             let user = auth.inner.users.by_id(&auth.inner.db, id).await?;
             lockout::guarded_password(&auth, user, id, password).await?;
+            "password"
         }
         (None, Some(code)) => {
             let key = auth
@@ -183,15 +224,17 @@ pub(super) async fn sudo(
                 .ok_or(AuthError::InvalidCredentials)?;
             let owner = id.to_string();
             let check = check_code(&auth, key, &owner, &code);
-            match lockout::guarded_code(&auth, id, check).await {
+            match guarded(&auth, id, client.ip, "sudo", check).await {
                 Err(AuthError::InvalidCode) => return Err(AuthError::InvalidCredentials),
                 other => other?,
             }
+            "code"
         }
         (None, None) => return Err(AuthError::Invalid("password: required (or code)".into())),
-    }
+    };
     let at = now();
     reauthenticated(&auth, &principal, at).await?;
+    audit::sudo(id, client.ip, principal.transport, proof);
     Ok(Json(json!({ "fresh_until": rfc3339(at + FRESH_SECS) })).into_response())
 }
 
@@ -247,6 +290,7 @@ pub(super) async fn setup(
 
 pub(super) async fn confirm(
     State(auth): State<CrudAuth>,
+    client: Client,
     form: Submitted<CodeForm, AnyTransport>,
 ) -> Result<Response, AuthError> {
     let key = key(&auth)?;
@@ -274,41 +318,38 @@ pub(super) async fn confirm(
         txn.commit().await?;
         Ok(codes)
     };
-    let codes = lockout::guarded_code(&auth, &principal.user_id, check).await?;
+    let codes = guarded(&auth, &principal.user_id, client.ip, "confirm", check).await?;
     revocation::user(&auth, &owner).await;
+    audit::mfa_enabled(&principal.user_id, client.ip, principal.transport);
     Ok(Json(json!({ "recovery_codes": codes })).into_response())
 }
 
 pub(super) async fn disable(
     State(auth): State<CrudAuth>,
+    client: Client,
     form: Submitted<CodeForm, AnyTransport>,
 ) -> Result<Response, AuthError> {
-    let key = key(&auth)?;
-    let (principal, form) = form.signed_in()?;
-    require_fresh(&principal, FRESH_SECS)?;
+    let (_, principal) = fresh_with_code(&auth, &client, form, "disable").await?;
     let owner = principal.user_id.to_string();
-    let check = check_code(&auth, key, &owner, &form.code);
-    lockout::guarded_code(&auth, &principal.user_id, check).await?;
     let txn = db_store::begin_write(&auth.inner.db).await?;
     store::disable(&txn, &owner).await?;
     txn.commit().await?;
     revocation::user(&auth, &owner).await;
+    audit::mfa_disabled(&principal.user_id, client.ip, principal.transport);
     Ok(super::ok_empty())
 }
 
 pub(super) async fn recovery_codes(
     State(auth): State<CrudAuth>,
+    client: Client,
     form: Submitted<CodeForm, AnyTransport>,
 ) -> Result<Response, AuthError> {
-    let key = key(&auth)?;
-    let (principal, form) = form.signed_in()?;
-    require_fresh(&principal, FRESH_SECS)?;
+    let (key, principal) = fresh_with_code(&auth, &client, form, "recovery_codes").await?;
     let owner = principal.user_id.to_string();
-    let check = check_code(&auth, key, &owner, &form.code);
-    lockout::guarded_code(&auth, &principal.user_id, check).await?;
     let txn = db_store::begin_write(&auth.inner.db).await?;
     let codes = new_recovery_codes(&txn, key, &owner).await?;
     txn.commit().await?;
+    audit::mfa_recovery_codes_regenerated(&principal.user_id, client.ip, principal.transport);
     Ok(Json(json!({ "recovery_codes": codes })).into_response())
 }
 
@@ -343,7 +384,7 @@ pub(super) async fn verify(
         return Err(DEAD_CHALLENGE);
     };
     let check = check_code(&auth, key, &row.user_id, &form.code);
-    match lockout::guarded_code(&auth, &id, check).await {
+    match guarded(&auth, &id, client.ip, "verify", check).await {
         Err(AuthError::InvalidCode) => {
             store::challenge_failed(db, &row.token_hash).await?;
             return Err(AuthError::InvalidCode);

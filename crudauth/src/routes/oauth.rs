@@ -25,7 +25,7 @@ use crate::store::users::CreateError;
 use crate::store::{self, families, identities};
 use crate::tokens::{now, password_epoch};
 use crate::transport::session::SessionTransport;
-use crate::{cookies, csrf, lockout, password, revocation, tokens};
+use crate::{audit, cookies, csrf, lockout, password, revocation, tokens};
 
 /// The flow cookie's name without prefix.
 const FLOW_COOKIE: &str = "oauth_state";
@@ -146,7 +146,10 @@ pub(super) async fn callback(
     };
     match sign_in(&auth, &provider, &client, &parts).await {
         Ok(response) => response,
-        Err(error) => callback_failed(&auth, &parts.headers, error),
+        Err(error) => {
+            audit::oauth_failed(client.ip, provider.name(), error.code());
+            callback_failed(&auth, &parts.headers, error)
+        }
     }
 }
 
@@ -181,6 +184,7 @@ async fn sign_in(
     let user = link_or_create(auth, provider.name(), identity, client, parts).await?;
     let (user, token) = user;
     let csrf_token = csrf::token_for(&auth.inner.secret, &token);
+    audit::login_succeeded(&user.id, client.ip, SessionTransport::NAME);
     emit(
         auth,
         AuthEvent::LoggedIn {
@@ -295,6 +299,11 @@ async fn open_session(
         Account::Link(user, link) => (Some(user), Some(link)),
         Account::Create(link) => (None, Some(link)),
     };
+    let mut linked = match (&user, &link) {
+        (_, None) => None,
+        (Some(_), Some(link)) => Some((link.provider, "linked")),
+        (None, Some(link)) => Some((link.provider, "created")),
+    };
     let mut user = match user {
         Some(user) => user,
         None => {
@@ -336,6 +345,7 @@ async fn open_session(
             families::revoke_user(&txn, &owner).await?;
             user.password_hash = unusable;
             user.email_verified = true;
+            linked = linked.map(|(provider, _)| (provider, "claimed"));
         }
         if !identities::link(
             &txn,
@@ -376,6 +386,9 @@ async fn open_session(
     // A claim ended the account's sessions and families, and a session
     // the browser brought is gone: cached copies go too.
     revocation::user(auth, &user.id.to_string()).await;
+    if let Some((provider, how)) = linked {
+        audit::oauth_linked(&user.id, client.ip, provider, how);
+    }
     Ok((user, token))
 }
 
@@ -403,6 +416,7 @@ pub(super) async fn list(
 pub(super) async fn unlink(
     State(auth): State<CrudAuth>,
     Path(name): Path<String>,
+    client: Client,
     form: Submitted<Empty, AnyTransport>,
 ) -> Result<Response, AuthError> {
     let (principal, _) = form.signed_in()?;
@@ -427,6 +441,7 @@ pub(super) async fn unlink(
     }
     identities::unlink(&txn, &owner, &name).await?;
     txn.commit().await?;
+    audit::oauth_unlinked(&user.id, client.ip, &name);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -459,6 +474,7 @@ pub(super) async fn set_password(
     let response =
         super::account::replace_password(&auth, &principal, &user, hash, AuthError::PasswordExists)
             .await?;
+    audit::password_changed(&user.id, "set_password");
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
     Ok(response)
 }

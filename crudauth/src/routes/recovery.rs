@@ -33,7 +33,7 @@ use crate::store::one_time::{self, NewToken};
 use crate::store::users::CreateError;
 use crate::store::{self, families, sessions};
 use crate::tokens::{password_epoch, well_formed};
-use crate::{credentials, lockout, revocation};
+use crate::{audit, credentials, lockout, revocation};
 
 const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
 const RESET_TTL: Duration = Duration::from_secs(3600);
@@ -212,6 +212,7 @@ pub(super) async fn reset_request(
 /// `POST /email/verify-confirm`.
 pub(super) async fn verify_confirm(
     State(auth): State<CrudAuth>,
+    client: Client,
     Body(form): Body<Link>,
 ) -> Result<Response, AuthError> {
     let (row, user) = redeemable(&auth, &form.token, EmailKind::VerifyEmail).await?;
@@ -229,6 +230,7 @@ pub(super) async fn verify_confirm(
     txn.commit().await?;
     // The verified gate must see the change on the next request.
     revocation::user(&auth, &user.id.to_string()).await;
+    audit::email_verified(&user.id, client.ip);
     Ok(Json(json!({ "user_id": user.id, "email_verified": true })).into_response())
 }
 
@@ -242,6 +244,7 @@ pub(super) struct ResetConfirm {
 /// family ended, the lockout cleared.
 pub(super) async fn reset_confirm(
     State(auth): State<CrudAuth>,
+    client: Client,
     Body(form): Body<ResetConfirm>,
 ) -> Result<Response, AuthError> {
     let (row, user) = redeemable(&auth, &form.token, EmailKind::ResetPassword).await?;
@@ -271,6 +274,7 @@ pub(super) async fn reset_confirm(
     txn.commit().await?;
     revocation::user(&auth, &owner).await;
     lockout::clear_account(&auth, &user).await?;
+    audit::password_reset(&user.id, client.ip);
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
     Ok(ok_empty())
 }
@@ -327,6 +331,7 @@ pub(super) async fn change_request(
 /// address.
 pub(super) async fn change_confirm(
     State(auth): State<CrudAuth>,
+    client: Client,
     Body(form): Body<Link>,
 ) -> Result<Response, AuthError> {
     let (row, user) = redeemable(&auth, &form.token, EmailKind::ChangeEmail).await?;
@@ -362,6 +367,7 @@ pub(super) async fn change_confirm(
     one_time::void_user(&txn, &owner).await?;
     txn.commit().await?;
     revocation::user(&auth, &owner).await;
+    audit::email_changed(&user.id, client.ip);
     if let Some(old) = user.email {
         auth.inner
             .mail
@@ -375,6 +381,7 @@ pub(super) async fn change_confirm(
 /// username is still 409: usernames are public.
 pub(super) async fn register_quietly(
     auth: &CrudAuth,
+    client: &Client,
     email: String,
     username: Option<String>,
     password: String,
@@ -422,6 +429,7 @@ pub(super) async fn register_quietly(
                     .mail
                     .enqueue(Email::with_link(email, kind, link, VERIFY_TTL));
             }
+            audit::registered(&user.id, client.ip);
             emit(auth, AuthEvent::Registered { user_id: user.id });
         }
         None if allowed => auth

@@ -41,7 +41,7 @@ pub(super) async fn login(
     let pending = Pending::Session {
         remember_me: form.remember_me,
     };
-    if let Some(challenge) = mfa::challenge(&auth, &user, pending).await? {
+    if let Some(challenge) = mfa::challenge(&auth, &user, pending, client.ip).await? {
         return Ok(challenge);
     }
     start(&auth, &user, client, &parts, form.remember_me, false).await

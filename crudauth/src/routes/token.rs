@@ -76,7 +76,7 @@ pub(super) async fn token(
     let pending = Pending::Token {
         scope: scope.clone(),
     };
-    if let Some(challenge) = mfa::challenge(&auth, &user, pending).await? {
+    if let Some(challenge) = mfa::challenge(&auth, &user, pending, client.ip).await? {
         return Ok(challenge);
     }
     start(&auth, &user, &scope, false, client.ip).await
