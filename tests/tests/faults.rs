@@ -385,7 +385,6 @@ async fn a_revocation_while_the_listener_is_cut_is_never_accepted_after() {
             cut.elapsed() < PROMPT,
             "B still serves from its cache while cut: {statuses:?}"
         );
-        eprintln!("DEBUG {:?} {statuses:?}", cut.elapsed());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
