@@ -50,13 +50,11 @@ pub fn connect_options(url: &str) -> ConnectOptions {
     let mut options = ConnectOptions::new(sqlite_create_if_missing(url));
     // An unreachable database must turn into a prompt 503, not hold every
     // request for sqlx's 30 s default while it retries refused connections.
-    // No ping before each use: it would double the round trips of every
-    // request on PostgreSQL. After a database restart crudauth's reads move
-    // past the pool's dead connections by themselves.
+    // The pool's ping before each use stays on: after a database restart it
+    // replaces dead connections instead of failing a request on each.
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(3))
-        .test_before_acquire(false);
+        .acquire_timeout(Duration::from_secs(3));
     if url.contains(":memory:") || url.contains("mode=memory") {
         // An in-memory database lives in its one connection.
         options.max_connections(1).min_connections(1);
