@@ -211,9 +211,9 @@ async fn me_plain(user: Principal) -> Json<Value> {
     Json(json!({ "id": user.user_id }))
 }
 
-/// The example's `connect` with one setting changed: a ping for a
-/// connection idle over 30 s (the example pings none). Only the diagnostic
-/// `--tuned` rows use it.
+/// The example's `connect` with one setting changed: a ping only for a
+/// connection idle over 30 s rather than before every use. Only the
+/// diagnostic `--tuned` rows use it.
 async fn connect_tuned(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = example_web_and_api::connect_options(url);
     options.test_before_acquire_if_idle_for(Duration::from_secs(30));
