@@ -263,14 +263,14 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         db: &'a DatabaseConnection,
         id: &'a UserId,
     ) -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>> {
-        Box::pin(super::read(db, move || async move {
+        Box::pin(async move {
             let Some(key) = U::Key::from_user_id(id) else {
                 return Ok(None);
             };
             let column = U::auth_columns().id;
             let row = U::Entity::find().filter(column.eq(key)).one(db).await?;
             Ok(row.map(load::<U>))
-        }))
+        })
     }
 
     fn by_session<'a>(
@@ -278,7 +278,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         db: &'a DatabaseConnection,
         token_hash: &'a str,
     ) -> BoxFuture<'a, Result<Option<(LoadedUser, session::Model)>, DbErr>> {
-        Box::pin(super::read(db, move || async move {
+        Box::pin(async move {
             let backend = db.get_database_backend();
             let Some(cast) = U::Key::join_cast(backend) else {
                 // No portable join for this key type: two queries.
@@ -302,7 +302,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             let user = U::from_query_result(&row, "")?;
             let session = session::Model::from_query_result(&row, SESSION_PREFIX)?;
             Ok(Some((load(user), session)))
-        }))
+        })
     }
 
     fn by_id_with_family<'a>(
@@ -311,7 +311,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         id: &'a UserId,
         family_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<(LoadedUser, FamilyState)>, DbErr>> {
-        Box::pin(super::read(db, move || async move {
+        Box::pin(async move {
             let Some(key) = U::Key::from_user_id(id) else {
                 return Ok(None);
             };
@@ -339,7 +339,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
                 authenticated_at: authenticated_at.unwrap_or(0),
             };
             Ok(Some((load(user), state)))
-        }))
+        })
     }
 
     fn by_login<'a>(
@@ -347,7 +347,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         db: &'a DatabaseConnection,
         identifier: &'a str,
     ) -> BoxFuture<'a, Result<Option<LoadedUser>, DbErr>> {
-        Box::pin(super::read(db, move || async move {
+        Box::pin(async move {
             let columns = U::auth_columns();
             let mut any = Condition::any();
             if let Some(email) = columns.email {
@@ -365,7 +365,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
                 .map(load::<U>)
                 .min_by_key(|u| u.email.as_deref().map(str::to_lowercase) != Some(lowered.clone()));
             Ok(best)
-        }))
+        })
     }
 
     fn exists<'a>(
