@@ -135,13 +135,18 @@ impl Principal {
         }
     }
 
-    /// Builds the principal of a loaded user shared with the cache.
-    pub(crate) fn for_shared(user: Arc<LoadedUser>, transport: &'static str) -> Self {
+    /// Builds the principal of a loaded user shared with the cache, granted
+    /// `scopes`.
+    pub(crate) fn for_shared(
+        user: Arc<LoadedUser>,
+        transport: &'static str,
+        scopes: BTreeSet<String>,
+    ) -> Self {
         Self {
             user_id: user.id.clone(),
             is_superuser: user.is_superuser,
             email_verified: user.email_verified,
-            scopes: user.scopes.iter().cloned().collect(),
+            scopes,
             transport,
             session_id: None,
             mfa: false,

@@ -2,8 +2,8 @@
 //! drops the user's entries before the response is sent, and on PostgreSQL
 //! a `NOTIFY` tells every other instance sharing the database to do the
 //! same. A listener per instance receives those; when it loses its
-//! connection it empties the cache (it may have missed some) and
-//! reconnects.
+//! connection it empties the cache (it may have missed some), which serves
+//! nothing until the listener has reconnected.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -18,8 +18,18 @@ pub(crate) const CHANNEL: &str = "crudauth_revoked";
 /// Every credential of a user may have ended (logout, password change,
 /// deactivation, ...).
 pub(crate) async fn user(auth: &CrudAuth, user_id: &str) {
-    auth.inner.cache.forget_user(user_id);
+    forget_user(&auth.inner, user_id);
     announce(auth, &format!("u:{user_id}")).await;
+}
+
+/// Drops a user's cached entries, given the key in text form (parsed once,
+/// not compared as text per entry). A key that does not parse cannot be
+/// told apart from a cached one: everything goes.
+fn forget_user(inner: &Inner, user_id: &str) {
+    match inner.users.parse_id(user_id) {
+        Some(id) => inner.cache.forget_user(&id),
+        None => inner.cache.clear(),
+    }
 }
 
 /// One token family ended.
@@ -50,7 +60,7 @@ async fn announce(auth: &CrudAuth, payload: &str) {
 /// Applies an announcement received from any instance.
 fn apply(inner: &Inner, payload: &str) {
     match payload.split_once(':') {
-        Some(("u", id)) => inner.cache.forget_user(id),
+        Some(("u", id)) => forget_user(inner, id),
         Some(("f", id)) => inner.cache.forget_family(id),
         _ => inner.cache.clear(),
     }
@@ -68,6 +78,9 @@ pub(crate) fn spawn_listener(auth: &CrudAuth) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
+    // Until the listener is connected, other instances' revocations cannot
+    // reach this one.
+    inner.cache.deafen();
     let weak = std::sync::Arc::downgrade(&auth.inner);
     runtime.spawn(listen(weak));
 }
@@ -98,7 +111,7 @@ async fn listen(weak: Weak<Inner>) {
         backoff = Duration::from_millis(50);
         // Revocations made while no listener was connected were missed.
         match weak.upgrade() {
-            Some(inner) => inner.cache.clear(),
+            Some(inner) => inner.cache.hear(),
             None => return,
         }
         loop {
@@ -110,9 +123,10 @@ async fn listen(weak: Weak<Inner>) {
                 Ok(Some(notification)) => apply(&inner, notification.payload()),
                 // The connection dropped (`try_recv` answers `None`, or an
                 // error): whatever was announced meanwhile is lost, so the
-                // cache is emptied and the listener reconnects.
+                // cache is emptied and stays unused until the listener has
+                // reconnected.
                 Ok(None) | Err(_) => {
-                    inner.cache.clear();
+                    inner.cache.deafen();
                     break;
                 }
             }

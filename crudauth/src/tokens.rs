@@ -19,10 +19,19 @@ pub(crate) fn random_token() -> String {
 
 /// The stored form of a secret token.
 pub(crate) fn digest(token: &str) -> String {
+    hex(&raw_digest(token))
+}
+
+/// A secret token's SHA-256, unencoded (the principal cache's key).
+pub(crate) fn raw_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Lower-case hex, the stored form of a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let hash = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in hash {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for &byte in bytes {
         out.push(char::from(HEX[usize::from(byte >> 4)]));
         out.push(char::from(HEX[usize::from(byte & 0xf)]));
     }

@@ -26,7 +26,7 @@ pub use oidc_provider::{CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, TestProvider
 pub use process::example_binary;
 pub use server::{
     SECRET, Server, config, start, start_app, start_beside, start_router, start_router_on,
-    start_through,
+    start_sharing, start_through,
 };
 pub use smtp::{Received, SmtpMode, SmtpServer};
 pub use totp::{MFA_KEY, totp_code};

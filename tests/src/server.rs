@@ -128,10 +128,18 @@ pub async fn start_beside(
     first: &Server,
     tweak: impl FnOnce(CrudAuthBuilder) -> CrudAuthBuilder,
 ) -> Server {
-    let url = first.db_url.clone();
+    start_sharing(&first.db_url.clone(), tweak).await
+}
+
+/// An instance of the example application on the database at `url`, which
+/// another server owns (one reached another way, say through a proxy).
+pub async fn start_sharing(
+    url: &str,
+    tweak: impl FnOnce(CrudAuthBuilder) -> CrudAuthBuilder,
+) -> Server {
     serve_router(
         None,
-        &url,
+        url,
         |db| tweak(example_web_and_api::auth_builder(db, config())),
         |auth| example_web_and_api::app(auth.clone()).layer(auth.layer()),
     )

@@ -1,7 +1,8 @@
 //! `crudauth-bench cache-memory`: the resident memory that cached
 //! principals cost. Sessions are written straight into the database (no
 //! argon2 per session), each is requested once so that the server caches
-//! it, and the server's resident set is read before and after.
+//! it, and the server's resident set is read before and after. Each
+//! session belongs to its own user.
 
 use std::path::Path;
 
@@ -42,12 +43,11 @@ pub async fn cache_memory(count: usize) -> Result<(), String> {
     let row = conn
         .query_one_raw(Statement::from_string(
             backend,
-            format!("SELECT id, password_hash FROM users WHERE email = '{EMAIL}'"),
+            format!("SELECT password_hash FROM users WHERE email = '{EMAIL}'"),
         ))
         .await
         .map_err(|e| e.to_string())?
         .ok_or("the benchmark user")?;
-    let user_id: i64 = row.try_get("", "id").map_err(|e| e.to_string())?;
     let hash: String = row
         .try_get("", "password_hash")
         .map_err(|e| e.to_string())?;
@@ -56,10 +56,38 @@ pub async fn cache_memory(count: usize) -> Result<(), String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?
         .as_secs();
-    let mut tokens = Vec::with_capacity(count);
+    // One user per session: a cached principal then costs its own user
+    // row, as on a site whose visitors are all different people.
     for chunk in 0..count.div_ceil(500) {
+        let values: Vec<String> = (chunk * 500..count.min(chunk * 500 + 500))
+            .map(|i| format!("('cached{i}@memory.bench', '{hash}', TRUE, FALSE, FALSE, 'jobs:read jobs:write')"))
+            .collect();
+        conn.execute_unprepared(&format!(
+            "INSERT INTO users (email, password_hash, is_active, is_superuser, email_verified, \
+             scopes) VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    let users: Vec<i64> = conn
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT id FROM users WHERE email LIKE 'cached%@memory.bench' ORDER BY id",
+        ))
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|row| row.try_get("", "id"))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    if users.len() != count {
+        return Err(format!("{} of {count} users inserted", users.len()));
+    }
+    let mut tokens = Vec::with_capacity(count);
+    for chunk in users.chunks(500) {
         let mut values = Vec::new();
-        for _ in 0..500.min(count - chunk * 500) {
+        for user_id in chunk {
             let mut bytes = [0u8; 32];
             rand::rng().fill_bytes(&mut bytes);
             let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -92,6 +120,7 @@ pub async fn cache_memory(count: usize) -> Result<(), String> {
         load::once(server.addr, get(token)).await?;
     }
     let before = resident_kib(&server)?;
+    let started = std::time::Instant::now();
     let mut failures = 0;
     for token in &tokens {
         let (status, _, _) = load::once(server.addr, get(token)).await?;
@@ -100,9 +129,22 @@ pub async fn cache_memory(count: usize) -> Result<(), String> {
         }
     }
     let after = resident_kib(&server)?;
+    // Entries older than the TTL may have gone: the figure would then count
+    // fewer principals than it claims.
+    let ttl: u64 = std::env::var("CRUDAUTH_CACHE_TTL_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    if started.elapsed().as_secs() >= ttl {
+        eprintln!(
+            "warning: caching took {:?}, longer than the cache TTL ({ttl} s); \
+             run with CRUDAUTH_CACHE_TTL_SECS=3600",
+            started.elapsed()
+        );
+    }
     let added = after.saturating_sub(before);
     println!(
-        "{count} cached sessions: resident {before} KiB -> {after} KiB, +{added} KiB \
+        "{count} cached sessions of {count} users: resident {before} KiB -> {after} KiB, +{added} KiB \
          ({:.0} bytes each; {failures} failed requests); target: 100 000 add <= 64 MiB: {}",
         added as f64 * 1024.0 / count as f64,
         if added as f64 * 100_000.0 / count as f64 <= 64.0 * 1024.0 && failures == 0 {

@@ -68,7 +68,13 @@ pub(crate) async fn find_live<C: ConnectionTrait>(
 
 /// Whether a session is past its absolute or idle timeout at `at`.
 pub(crate) fn is_expired(row: &session::Model, at: i64) -> bool {
-    at >= row.expires_at || at - row.last_seen_at >= row.idle_secs
+    expired(row.expires_at, row.last_seen_at, row.idle_secs, at)
+}
+
+/// Whether a session ending at `expires_at`, last used at `last_seen_at`
+/// with an idle timeout of `idle_secs`, is dead at `at`.
+pub(crate) fn expired(expires_at: i64, last_seen_at: i64, idle_secs: i64, at: i64) -> bool {
+    at >= expires_at || at - last_seen_at >= idle_secs
 }
 
 /// Deletes a session row by id.
@@ -80,9 +86,9 @@ pub(crate) async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), D
 /// Whether a use at `at` should slide the idle timeout: only when the last
 /// write is older than a quarter of the idle timeout (at most once a
 /// minute), so that steady traffic costs reads, not writes.
-pub(crate) fn due_for_touch(row: &session::Model, at: i64) -> bool {
-    let every = (row.idle_secs / 4).clamp(0, 60);
-    at - row.last_seen_at >= every.max(1)
+pub(crate) fn due_for_touch(last_seen_at: i64, idle_secs: i64, at: i64) -> bool {
+    let every = (idle_secs / 4).clamp(0, 60);
+    at - last_seen_at >= every.max(1)
 }
 
 /// Records a session's use at `at` (never moving it back).

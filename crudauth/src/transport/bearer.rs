@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use crate::cache::FamilyEntry;
 use crate::error::AuthError;
 use crate::jwt::Rejected;
 use crate::principal::Principal;
@@ -77,17 +78,17 @@ impl Transport for BearerTransport {
             let Some(id) = auth.inner.users.parse_id(&claims.sub) else {
                 return Ok(None);
             };
-            let cached = auth
-                .inner
-                .cache
+            let cache = &auth.inner.cache;
+            let cached = cache
                 .family(&claims.sid)
                 .filter(|entry| entry.user.id == id);
-            let (user, family) = match cached {
-                Some(entry) => (entry.user.clone(), entry.state.clone()),
+            let family = match cached {
+                Some(entry) => entry,
                 None => {
+                    let read = cache.generation();
                     // One round trip: the user row and its token family
                     // together.
-                    let Some((user, family)) = auth
+                    let Some((user, state)) = auth
                         .inner
                         .users
                         .by_id_with_family(&auth.inner.db, &id, &claims.sid)
@@ -95,8 +96,8 @@ impl Transport for BearerTransport {
                     else {
                         return Ok(None);
                     };
-                    let stale = family.password_epoch != password_epoch(&user.password_hash);
-                    if !family.exists || family.revoked || stale {
+                    let stale = state.password_epoch != password_epoch(&user.password_hash);
+                    if !state.exists || state.revoked || stale {
                         return Err(AuthError::InvalidToken("token revoked"));
                     }
                     if !user.is_active {
@@ -105,11 +106,9 @@ impl Transport for BearerTransport {
                         revocation::family(auth, &claims.sid).await;
                         return Ok(None);
                     }
-                    let user = Arc::new(user);
-                    auth.inner
-                        .cache
-                        .keep_family(claims.sid.clone(), user.clone(), family.clone());
-                    (user, family)
+                    let entry = Arc::new(FamilyEntry::new(Arc::new(user), &state));
+                    cache.keep_family(read, &claims.sid, entry.clone());
+                    entry
                 }
             };
             if family.expires_at <= now() {
@@ -119,11 +118,10 @@ impl Transport for BearerTransport {
             let scopes = claims
                 .scope
                 .split_whitespace()
-                .filter(|s| user.scopes.iter().any(|u| u == s))
+                .filter(|s| family.user.scopes.iter().any(|u| u == s))
                 .map(str::to_owned)
                 .collect();
-            let mut principal = Principal::for_shared(user, Self::NAME);
-            principal.scopes = scopes;
+            let mut principal = Principal::for_shared(family.user.clone(), Self::NAME, scopes);
             principal.mfa = family.mfa;
             principal.authenticated_at = Some(family.authenticated_at);
             principal.token_family = Some(claims.sid);

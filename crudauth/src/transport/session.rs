@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::http::request::Parts;
 
+use crate::cache::SessionEntry;
 use crate::principal::Principal;
 use crate::state::{CrudAuth, Transport, TransportFuture};
 use crate::store::sessions;
@@ -51,12 +52,15 @@ impl Transport for SessionTransport {
                 return Ok(None);
             }
             let db = &auth.inner.db;
-            let hash = tokens::digest(&token);
+            let cache = &auth.inner.cache;
+            let key = tokens::raw_digest(&token);
             let at = tokens::now();
-            let (user, row, cached) = match auth.inner.cache.session(&hash) {
-                Some(entry) => (entry.user.clone(), entry.row(), Some(entry)),
+            let entry = match cache.session(&key) {
+                Some(entry) => entry,
                 None => {
+                    let read = cache.generation();
                     // One round trip: the session row and its user together.
+                    let hash = tokens::hex(&key);
                     let Some((user, row)) = auth.inner.users.by_session(db, &hash).await? else {
                         return Ok(None);
                     };
@@ -69,43 +73,36 @@ impl Transport for SessionTransport {
                         sessions::delete(db, &row.id).await?;
                         return Ok(None);
                     }
-                    let user = Arc::new(user);
-                    let entry =
-                        auth.inner
-                            .cache
-                            .keep_session(hash.clone(), user.clone(), row.clone());
-                    (user, row, entry)
+                    let entry = Arc::new(SessionEntry::new(Arc::new(user), row));
+                    cache.keep_session(read, key, entry.clone());
+                    entry
                 }
             };
-            if sessions::is_expired(&row, at) {
-                auth.inner.cache.forget_session(&hash);
-                sessions::delete(db, &row.id).await?;
+            if entry.is_expired(at) {
+                cache.forget_session(&key);
+                sessions::delete(db, &entry.id).await?;
                 return Ok(None);
             }
             if !csrf::is_safe(&parts.method) {
                 let expected = csrf::token_for(&auth.inner.secret, &token);
                 csrf::verify(parts, &expected, &auth.inner.config)?;
             }
-            if sessions::due_for_touch(&row, at) {
-                // The first request to see the slide writes it, behind the
-                // response: a cached session must not wait for a write.
-                let first = cached
-                    .as_ref()
-                    .is_none_or(|e| e.slide(row.last_seen_at, at));
-                if first {
-                    let db = db.clone();
-                    let id = row.id.clone();
-                    tokio::spawn(async move {
-                        if let Err(err) = sessions::touch(&db, &id, at).await {
-                            tracing::warn!(error = %err, "crudauth: could not record a session's last use");
-                        }
-                    });
-                }
+            // The request that slides the idle timeout writes it, behind the
+            // response: a cached session must not wait for a write.
+            if entry.slide(at) {
+                let db = db.clone();
+                let id = String::from(&*entry.id);
+                tokio::spawn(async move {
+                    if let Err(err) = sessions::touch(&db, &id, at).await {
+                        tracing::warn!(error = %err, "crudauth: could not record a session's last use");
+                    }
+                });
             }
-            let mut principal = Principal::for_shared(user, Self::NAME);
-            principal.session_id = Some(row.id);
-            principal.mfa = row.mfa;
-            principal.authenticated_at = Some(row.authenticated_at);
+            let scopes = entry.user.scopes.iter().cloned().collect();
+            let mut principal = Principal::for_shared(entry.user.clone(), Self::NAME, scopes);
+            principal.session_id = Some(String::from(&*entry.id));
+            principal.mfa = entry.mfa;
+            principal.authenticated_at = Some(entry.authenticated_at);
             Ok(Some(principal))
         })
     }
