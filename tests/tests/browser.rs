@@ -1,18 +1,20 @@
 //! The example page in a real browser: Debian's headless Chromium, driven
-//! by `examples/web-and-api/browser-check.py` over the DevTools pipe,
+//! by `playwright-core` on Node.js (`tests/fixtures/browser/check.mjs`),
 //! against the example server's binary. One scenario of the script per
 //! test: the second factor (enrolment, the challenge step, the guarded
 //! route), account recovery (the links of mails delivered to a real SMTP
 //! server opened in the browser), and sign-in with a real OpenID provider
 //! (the button, the provider's login page, back on the page signed in).
 //!
-//! Without `chromium` (or Node.js for the provider) the test fails under CI
-//! (`CI` or `CRUDAUTH_REQUIRE_PG` set; `.ci/run` installs it) and is skipped
-//! with a message elsewhere.
+//! Without `chromium`, Node.js or the fixture's packages (installed here
+//! with `npm ci` from its lockfile when missing) the test fails under CI
+//! (`CI` or `CRUDAUTH_REQUIRE_PG` set; `.ci/run` installs them) and is
+//! skipped with a message elsewhere.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crudauth_tests::{
@@ -22,23 +24,61 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
-fn chromium_present() -> bool {
-    let present = std::process::Command::new("chromium")
-        .arg("--version")
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/browser")
+}
+
+fn succeeds(command: &mut std::process::Command) -> bool {
+    command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        let required =
-            std::env::var_os("CI").is_some() || std::env::var_os("CRUDAUTH_REQUIRE_PG").is_some();
-        assert!(
-            !required,
-            "chromium is required under CI (apt-get install chromium)"
-        );
-        eprintln!("skipped: no chromium binary (apt-get install chromium)");
-    }
-    present
+        .is_ok_and(|s| s.success())
+}
+
+/// Chromium, Node.js and the fixture's `playwright-core`, installed from
+/// the lockfile once per test binary; `Err` says what is missing.
+fn browser_ready() -> Result<(), String> {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    READY
+        .get_or_init(|| {
+            if !succeeds(std::process::Command::new("chromium").arg("--version")) {
+                return Err("no chromium binary (apt-get install chromium)".to_owned());
+            }
+            if !succeeds(std::process::Command::new("node").arg("--version")) {
+                return Err("no node (Node.js 20 or later)".to_owned());
+            }
+            if fixture().join("node_modules/playwright-core").exists() {
+                return Ok(());
+            }
+            let installed = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(fixture())
+                .status()
+                .map_err(|e| format!("npm: {e}"))?;
+            if installed.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "npm ci in tests/fixtures/browser failed: {installed}"
+                ))
+            }
+        })
+        .clone()
+}
+
+fn browser_present() -> bool {
+    let Err(missing) = browser_ready() else {
+        return true;
+    };
+    let required =
+        std::env::var_os("CI").is_some() || std::env::var_os("CRUDAUTH_REQUIRE_PG").is_some();
+    assert!(
+        !required,
+        "the browser test is required under CI: {missing}"
+    );
+    eprintln!("skipped: {missing}");
+    false
 }
 
 /// The example server's binary on `addr` with `env` (cookies without
@@ -74,10 +114,8 @@ async fn start_example(addr: &str, env: &[(&str, String)]) -> Child {
 /// for mail links (`mail-link <address>`) are answered from `smtp`, each
 /// with the next mail to that address not yet handed out.
 async fn browser_check(addr: &str, args: &[&str], smtp: Option<&SmtpServer>) -> Output {
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/web-and-api/browser-check.py");
-    let mut child = Command::new("python3")
-        .arg(script)
+    let mut child = Command::new("node")
+        .arg(fixture().join("check.mjs"))
         .arg(format!("http://{addr}"))
         .args(args)
         .stdin(Stdio::piped())
@@ -85,7 +123,7 @@ async fn browser_check(addr: &str, args: &[&str], smtp: Option<&SmtpServer>) -> 
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .expect("run python3");
+        .expect("run node");
     let mut stdin = child.stdin.take().expect("stdin");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut stderr = child.stderr.take().expect("stderr");
@@ -156,7 +194,7 @@ fn assert_passed(output: &Output) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_page_enrols_a_second_factor_and_signs_in_through_the_challenge() {
-    if !chromium_present() {
+    if !browser_present() {
         return;
     }
     let addr = format!("127.0.0.1:{}", free_port());
@@ -172,7 +210,7 @@ async fn the_example_page_enrols_a_second_factor_and_signs_in_through_the_challe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_page_verifies_resets_and_changes_email_through_mailed_links() {
-    if !chromium_present() {
+    if !browser_present() {
         return;
     }
     let smtp = SmtpServer::start(SmtpMode::Accept).await;
@@ -204,7 +242,7 @@ async fn the_example_page_verifies_resets_and_changes_email_through_mailed_links
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_page_signs_in_with_an_openid_provider() {
-    if !chromium_present() {
+    if !browser_present() {
         return;
     }
     let port = free_port();
