@@ -201,9 +201,10 @@ async fn connection(
     stats
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+pub(crate) type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-async fn open(addr: SocketAddr) -> Result<Sender, String> {
+/// One keep-alive HTTP/1.1 connection.
+pub(crate) async fn open(addr: SocketAddr) -> Result<Sender, String> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;

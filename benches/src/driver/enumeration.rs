@@ -13,22 +13,19 @@
 //! stands for).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{DATE, HOST};
 use http::{HeaderValue, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 
 use super::PASSWORD;
 use super::fixtures::own_server;
 use super::report::load_average;
-use crate::load::Req;
+use crate::load::{Req, Sender, open};
 use crate::process::{Backend, Server, TempDb, postgres_reachable};
 use crate::recovery_server::{ACTIVE, INACTIVE, UNKNOWN, VERIFIED, address};
 
@@ -137,23 +134,6 @@ struct Answer {
     body: Bytes,
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-/// One keep-alive HTTP/1.1 connection.
-async fn connect(addr: SocketAddr) -> Result<Sender, String> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
-}
-
 /// Sends `req` and times it from the first byte sent to the last received.
 async fn timed(sender: &mut Sender, req: Req) -> Result<(Duration, Answer), String> {
     let mut request = Request::new(Full::new(req.body));
@@ -249,7 +229,7 @@ async fn drive(
     warm: &[(Route, &'static str)],
     measured: &[(Route, &'static str)],
 ) -> Result<Run, String> {
-    let mut sender = connect(server.addr).await?;
+    let mut sender = open(server.addr).await?;
     let mut addresses = Addresses::default();
     let mut run = Run::default();
     for (i, &(route, class)) in warm.iter().chain(measured).enumerate() {
@@ -259,7 +239,7 @@ async fn drive(
             Err(err) => {
                 run.errors += 1;
                 run.first_error.get_or_insert(err);
-                sender = connect(server.addr).await?;
+                sender = open(server.addr).await?;
                 continue;
             }
         };
