@@ -106,7 +106,7 @@ pub struct Principal {
     #[serde(skip)]
     pub(crate) token_family: Option<String>,
     #[serde(skip)]
-    pub(crate) loaded: Option<Arc<LoadedUser>>,
+    pub(crate) loaded: Option<Arc<SharedUser>>,
 }
 
 impl Principal {
@@ -135,10 +135,10 @@ impl Principal {
         }
     }
 
-    /// Builds the principal of a loaded user shared with the cache, granted
+    /// Builds the principal of a user shared with the cache, granted
     /// `scopes`.
     pub(crate) fn for_shared(
-        user: Arc<LoadedUser>,
+        user: Arc<SharedUser>,
         transport: &'static str,
         scopes: BTreeSet<String>,
     ) -> Self {
@@ -166,7 +166,8 @@ impl Principal {
     /// assert!(p.user::<String>().is_none());
     /// ```
     pub fn user<U: Any>(&self) -> Option<&U> {
-        self.loaded.as_deref()?.row.downcast_ref::<U>()
+        let row: &dyn Any = &*self.loaded.as_deref()?.row;
+        row.downcast_ref::<U>()
     }
 
     /// Whether every one of `required` is among the principal's scopes.
@@ -200,8 +201,29 @@ impl fmt::Debug for Principal {
     }
 }
 
-/// A user row as the runtime needs it, with the typed row kept for
-/// [`Principal::user`](crate::Principal::user).
+/// The application's typed user row, behind the few questions the runtime
+/// asks it after a credential has been checked. Implemented for every
+/// [`AuthUser`](crate::AuthUser).
+pub(crate) trait UserRow: Any + Send + Sync {
+    fn email(&self) -> Option<&str>;
+    fn username(&self) -> Option<&str>;
+    /// The scopes the user may be granted.
+    fn scopes(&self) -> Vec<String>;
+}
+
+/// What a principal keeps of its user: the facts its guards read and the
+/// typed row for [`Principal::user`](crate::Principal::user). The principal
+/// cache holds one per cached credential, so it holds no copies of the
+/// row's fields: everything else is read from the row when asked.
+pub(crate) struct SharedUser {
+    pub id: UserId,
+    pub is_superuser: bool,
+    pub email_verified: bool,
+    pub row: Arc<dyn UserRow>,
+}
+
+/// A user row as the runtime needs it while it checks a credential or
+/// changes an account, with the typed row kept for sharing.
 #[derive(Clone)]
 pub(crate) struct LoadedUser {
     pub id: UserId,
@@ -212,7 +234,19 @@ pub(crate) struct LoadedUser {
     pub is_superuser: bool,
     pub email_verified: bool,
     pub scopes: Vec<String>,
-    pub row: Arc<dyn Any + Send + Sync>,
+    pub row: Arc<dyn UserRow>,
+}
+
+impl LoadedUser {
+    /// What a principal (and the cache) keeps of this user.
+    pub(crate) fn share(&self) -> SharedUser {
+        SharedUser {
+            id: self.id.clone(),
+            is_superuser: self.is_superuser,
+            email_verified: self.email_verified,
+            row: self.row.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for LoadedUser {

@@ -136,7 +136,12 @@ pub(super) async fn me(principal: Principal) -> Response {
     let (email, username) = principal
         .loaded
         .as_deref()
-        .map(|u| (u.email.clone(), u.username.clone()))
+        .map(|u| {
+            (
+                u.row.email().map(str::to_owned),
+                u.row.username().map(str::to_owned),
+            )
+        })
         .unwrap_or_default();
     Json(json!({
         "user_id": principal.user_id,

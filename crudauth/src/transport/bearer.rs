@@ -106,7 +106,7 @@ impl Transport for BearerTransport {
                         revocation::family(auth, &claims.sid).await;
                         return Ok(None);
                     }
-                    let entry = Arc::new(FamilyEntry::new(Arc::new(user), &state));
+                    let entry = Arc::new(FamilyEntry::new(Arc::new(user.share()), &state));
                     cache.keep_family(read, &claims.sid, entry.clone());
                     entry
                 }
@@ -115,10 +115,11 @@ impl Transport for BearerTransport {
                 return Err(AuthError::InvalidToken("token revoked"));
             }
             // The token's scopes, less any the user has lost since.
+            let granted = family.user.row.scopes();
             let scopes = claims
                 .scope
                 .split_whitespace()
-                .filter(|s| family.user.scopes.iter().any(|u| u == s))
+                .filter(|s| granted.iter().any(|u| u == s))
                 .map(str::to_owned)
                 .collect();
             let mut principal = Principal::for_shared(family.user.clone(), Self::NAME, scopes);

@@ -67,20 +67,23 @@ impl Transport for SessionTransport {
                     // A deactivated user's sessions end rather than wait
                     // for a reactivation; a session from before a password
                     // change is dead. Both are fixed while an entry is
-                    // cached: a change of either invalidates it.
+                    // cached: a change of either invalidates it. A row that
+                    // crudauth did not write (no uuid id) names no session.
                     let stale = row.password_epoch != tokens::password_epoch(&user.password_hash);
-                    if !user.is_active || stale || sessions::is_expired(&row, at) {
+                    let live = user.is_active && !stale && !sessions::is_expired(&row, at);
+                    let entry = SessionEntry::new(Arc::new(user.share()), &row);
+                    let Some(entry) = entry.filter(|_| live) else {
                         sessions::delete(db, &row.id).await?;
                         return Ok(None);
-                    }
-                    let entry = Arc::new(SessionEntry::new(Arc::new(user), row));
+                    };
+                    let entry = Arc::new(entry);
                     cache.keep_session(read, key, entry.clone());
                     entry
                 }
             };
             if entry.is_expired(at) {
                 cache.forget_session(&key);
-                sessions::delete(db, &entry.id).await?;
+                sessions::delete(db, &entry.id.to_string()).await?;
                 return Ok(None);
             }
             if !csrf::is_safe(&parts.method) {
@@ -91,16 +94,16 @@ impl Transport for SessionTransport {
             // response: a cached session must not wait for a write.
             if entry.slide(at) {
                 let db = db.clone();
-                let id = String::from(&*entry.id);
+                let id = entry.id.to_string();
                 tokio::spawn(async move {
                     if let Err(err) = sessions::touch(&db, &id, at).await {
                         tracing::warn!(error = %err, "crudauth: could not record a session's last use");
                     }
                 });
             }
-            let scopes = entry.user.scopes.iter().cloned().collect();
+            let scopes = entry.user.row.scopes().into_iter().collect();
             let mut principal = Principal::for_shared(entry.user.clone(), Self::NAME, scopes);
-            principal.session_id = Some(String::from(&*entry.id));
+            principal.session_id = Some(entry.id.to_string());
             principal.mfa = entry.mfa;
             principal.authenticated_at = Some(entry.authenticated_at);
             Ok(Some(principal))

@@ -80,3 +80,17 @@ pub trait AuthUser:
         Vec::new()
     }
 }
+
+impl<U: AuthUser + Send> crate::principal::UserRow for U {
+    fn email(&self) -> Option<&str> {
+        AuthUser::email(self)
+    }
+
+    fn username(&self) -> Option<&str> {
+        AuthUser::username(self)
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        AuthUser::scopes(self)
+    }
+}
