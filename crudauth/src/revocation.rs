@@ -2,8 +2,9 @@
 //! drops the user's entries before the response is sent, and on PostgreSQL
 //! a `NOTIFY` tells every other instance sharing the database to do the
 //! same. A listener per instance receives those; when it loses its
-//! connection it empties the cache (it may have missed some), which serves
-//! nothing until the listener has reconnected.
+//! connection (closed, or silent for a query after a quiet second) it
+//! empties the cache (it may have missed some), which serves nothing until
+//! the listener has reconnected.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -85,6 +86,17 @@ pub(crate) fn spawn_listener(auth: &CrudAuth) {
     runtime.spawn(listen(weak));
 }
 
+/// How long the listener waits for an announcement before it checks its
+/// connection.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Whether the listener's connection answers a query within [`IDLE`].
+/// Announcements that arrive meanwhile are buffered for `try_recv`.
+async fn heartbeat(listener: &mut sea_orm::sqlx::postgres::PgListener) -> bool {
+    let ping = sea_orm::sqlx::query("SELECT 1").execute(&mut *listener);
+    matches!(tokio::time::timeout(IDLE, ping).await, Ok(Ok(_)))
+}
+
 async fn listen(weak: Weak<Inner>) {
     use sea_orm::sqlx::postgres::PgListener;
     let mut backoff = Duration::from_millis(50);
@@ -95,6 +107,11 @@ async fn listen(weak: Weak<Inner>) {
         };
         let connected = async {
             let mut listener = PgListener::connect_with(&pool).await?;
+            // A lost connection must surface here at once: reconnecting
+            // inside `try_recv` waits on the pool for as long as the
+            // database is unreachable, and this loop would take that wait
+            // for a quiet, healthy connection.
+            listener.eager_reconnect(false);
             listener.listen(CHANNEL).await?;
             Ok::<_, sea_orm::sqlx::Error>(listener)
         }
@@ -115,20 +132,27 @@ async fn listen(weak: Weak<Inner>) {
             None => return,
         }
         loop {
-            // Wake now and then to notice that the `CrudAuth` is gone.
-            let received = tokio::time::timeout(Duration::from_secs(1), listener.try_recv()).await;
+            // Wake now and then to notice that the `CrudAuth` is gone, and
+            // to check that a quiet connection is still there.
+            let received = tokio::time::timeout(IDLE, listener.try_recv()).await;
             let Some(inner) = weak.upgrade() else { return };
-            let Ok(received) = received else { continue };
-            match received {
-                Ok(Some(notification)) => apply(&inner, notification.payload()),
-                // The connection dropped (`try_recv` answers `None`, or an
-                // error): whatever was announced meanwhile is lost, so the
-                // cache is emptied and stays unused until the listener has
-                // reconnected.
-                Ok(None) | Err(_) => {
-                    inner.cache.deafen();
-                    break;
+            let alive = match received {
+                Ok(Ok(Some(notification))) => {
+                    apply(&inner, notification.payload());
+                    true
                 }
+                // `try_recv` answers `None` (or an error) when the
+                // connection dropped.
+                Ok(Ok(None) | Err(_)) => false,
+                // A socket can stall without closing (a lost peer, a
+                // partition): a quiet connection must answer a query.
+                Err(_) => heartbeat(&mut listener).await,
+            };
+            if !alive {
+                // Whatever was announced meanwhile is lost: the cache is
+                // emptied and stays unused until the listener is back.
+                inner.cache.deafen();
+                break;
             }
         }
     }
