@@ -10,7 +10,7 @@ use crate::principal::{LoadedUser, UserId};
 use crate::state::CrudAuth;
 use crate::store::attempts::{Counter, forget, lock, reserve, uncount};
 use crate::tokens::{digest, now};
-use crate::{audit, credentials};
+use crate::{audit, credentials, store};
 
 /// The identifier under which failures are counted: trimmed, and lower-cased
 /// when it is an email address (as the lookup is case-insensitive there).
@@ -107,11 +107,18 @@ fn lock_secs(auth: &CrudAuth, locks: i64) -> i64 {
         .max(1)
 }
 
+/// Counts one attempt for `key` in a `window` of seconds (see [`reserve`]),
+/// on a live connection.
+async fn count(auth: &CrudAuth, key: &str, window: i64) -> Result<Counter, sea_orm::DbErr> {
+    let db = &auth.inner.db;
+    store::retrying(db, || reserve(db, key, window)).await
+}
+
 /// Counts one attempt against `limit`, refusing it when the key is locked.
 async fn admit(auth: &CrudAuth, limit: Limit) -> Result<(Limit, Counter), AuthError> {
     let window = auth.inner.config.lockout.window.as_secs() as i64;
     let at = now();
-    let counter = reserve(&auth.inner.db, &limit.key, window).await?;
+    let counter = count(auth, &limit.key, window).await?;
     if counter.locked_until > at {
         return Err(AuthError::Locked((counter.locked_until - at) as u64));
     }
@@ -264,7 +271,7 @@ pub(crate) async fn throttle_oauth(auth: &CrudAuth, ip: Option<IpAddr>) -> Resul
 
 async fn throttle_hourly(auth: &CrudAuth, key: &str, limit: i64) -> Result<(), AuthError> {
     const HOUR: i64 = 3600;
-    let counter = reserve(&auth.inner.db, key, HOUR).await?;
+    let counter = count(auth, key, HOUR).await?;
     if counter.count > limit {
         let left = (counter.window_start + HOUR - now()).max(1);
         return Err(AuthError::RateLimited(left as u64));
@@ -279,7 +286,7 @@ async fn hourly(auth: &CrudAuth, key: &str, limit: u32) -> Result<Option<u64>, A
     if limit == 0 {
         return Ok(None);
     }
-    let counter = reserve(&auth.inner.db, key, HOUR).await?;
+    let counter = count(auth, key, HOUR).await?;
     if counter.count > i64::from(limit) {
         return Ok(Some((counter.window_start + HOUR - now()).max(1) as u64));
     }

@@ -15,7 +15,7 @@ use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
 use crate::store::families::{self, RotateError};
 use crate::transport::bearer::BearerTransport;
-use crate::{audit, lockout, revocation, tokens};
+use crate::{audit, lockout, revocation, store, tokens};
 
 #[derive(Deserialize)]
 pub(super) struct TokenRequest {
@@ -119,7 +119,8 @@ pub(super) async fn refresh(
     // The owner is checked before the rotation commits: nothing after the
     // commit may fail, or the client would be left without the successor of
     // a token it can no longer present.
-    let Some(owner) = families::owner_of(db, &form.refresh_token).await? else {
+    let owner = store::retrying(db, || families::owner_of(db, &form.refresh_token)).await?;
+    let Some(owner) = owner else {
         return Err(AuthError::InvalidToken("unknown or expired refresh token"));
     };
     let user = active_user(&auth, &owner.user_id).await?;

@@ -14,18 +14,68 @@ pub(crate) mod purge;
 pub(crate) mod sessions;
 pub(crate) mod users;
 
+use std::future::Future;
+
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// Begins a transaction that will write. On SQLite it takes the write lock
 /// at `BEGIN` (waiting out the busy timeout) instead of at its first write,
 /// where a reader upgrading to writer beside another writer fails at once.
 pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
+    retrying(db, || {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
     })
     .await
+}
+
+/// How many dead pooled connections one statement skips at most.
+const DEAD_CONNECTIONS_SKIPPED: u32 = 16;
+
+/// Runs `statement` on the pool again when the connection it was given
+/// turned out to be dead (closed by a database restart or a cut link).
+///
+/// A pool that does not ping each connection before handing it out (one
+/// round trip less per request, see the README) hands out such connections
+/// after an outage; each failed attempt discards one, so the next attempt
+/// gets another, or a new one. Only statements that are safe to run twice
+/// come here: reads, `BEGIN`, and the attempt counter's upsert (whose
+/// answer lost after its commit would count one attempt twice, the safe
+/// side of a lockout). PostgreSQL only: a SQLite connection does not die
+/// this way.
+pub(crate) async fn retrying<T, F, Fut>(db: &DatabaseConnection, statement: F) -> Result<T, DbErr>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, DbErr>>,
+{
+    let mut left = match db.get_database_backend() {
+        DatabaseBackend::Postgres => DEAD_CONNECTIONS_SKIPPED,
+        _ => 0,
+    };
+    loop {
+        match statement().await {
+            Err(err) if left > 0 && connection_lost(&err) => {
+                tracing::debug!(error = %err, "crudauth: a pooled connection was dead; trying another");
+                left -= 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Whether a statement failed because its connection died under it, not
+/// for anything the statement did.
+fn connection_lost(err: &DbErr) -> bool {
+    let (DbErr::Conn(RuntimeErr::SqlxError(err))
+    | DbErr::Exec(RuntimeErr::SqlxError(err))
+    | DbErr::Query(RuntimeErr::SqlxError(err))) = err
+    else {
+        return false;
+    };
+    matches!(**err, sea_orm::sqlx::Error::Io(_))
 }

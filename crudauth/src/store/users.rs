@@ -342,8 +342,8 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
                 return Ok(None);
             };
             let column = U::auth_columns().id;
-            let row = U::Entity::find().filter(column.eq(key)).one(db).await?;
-            Ok(row.map(load::<U>))
+            let find = || U::Entity::find().filter(column.eq(key.clone())).one(db);
+            Ok(super::retrying(db, find).await?.map(load::<U>))
         })
     }
 
@@ -368,9 +368,12 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
                 };
                 return Ok(self.by_id(db, &id).await?.map(|user| (user, row)));
             };
-            let sql = self.session_sql(backend, cast).to_owned();
-            let statement = Statement::from_sql_and_values(backend, sql, [token_hash.into()]);
-            let Some(row) = db.query_one_raw(statement).await? else {
+            let sql = self.session_sql(backend, cast);
+            let statement = || {
+                let values = [token_hash.into()];
+                db.query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+            };
+            let Some(row) = super::retrying(db, statement).await? else {
                 return Ok(None);
             };
             let user = U::from_query_result(&row, "")?;
@@ -395,7 +398,8 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
                 Some(sql) => Statement::from_sql_and_values(backend, sql, values),
                 None => backend.build(&Self::family_query(values)),
             };
-            let Some(row) = db.query_one_raw(statement).await? else {
+            let query = || db.query_one_raw(statement.clone());
+            let Some(row) = super::retrying(db, query).await? else {
                 return Ok(None);
             };
             let user = U::from_query_result(&row, "")?;
@@ -430,7 +434,8 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             if let Some(username) = columns.username {
                 any = any.add(username.eq(identifier));
             }
-            let rows = U::Entity::find().filter(any).all(db).await?;
+            let find = || U::Entity::find().filter(any.clone()).all(db);
+            let rows = super::retrying(db, find).await?;
             // An email match wins over another account's username that
             // happens to equal it, so the result never depends on row order.
             let lowered = identifier.to_lowercase();
@@ -463,7 +468,8 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             if terms == 0 {
                 return Ok(false);
             }
-            Ok(U::Entity::find().filter(any).one(db).await?.is_some())
+            let find = || U::Entity::find().filter(any.clone()).one(db);
+            Ok(super::retrying(db, find).await?.is_some())
         })
     }
 

@@ -50,11 +50,12 @@ pub fn connect_options(url: &str) -> ConnectOptions {
     let mut options = ConnectOptions::new(sqlite_create_if_missing(url));
     // An unreachable database must turn into a prompt 503, not hold every
     // request for sqlx's 30 s default while it retries refused connections.
-    // The pool's ping before each use stays on: after a database restart it
-    // replaces dead connections instead of failing a request on each.
+    // No ping before each use (a round trip per request): after a database
+    // restart, crudauth's reads skip the dead connections the pool hands out.
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(3));
+        .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(false);
     if url.contains(":memory:") || url.contains("mode=memory") {
         // An in-memory database lives in its one connection.
         options.max_connections(1).min_connections(1);
