@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONNECTION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -79,14 +79,14 @@ where
 {
     client::warn_without_peer(&request, auth.inner.config.trusted_proxy_hops);
     if let Err(err) = body::check_length(request.headers()) {
-        return Ok(err.into_response());
+        return Ok(closing(err.into_response()));
     }
     let (mut parts, body) = request.into_parts();
     let is_form = body::kind(&parts.headers) == Some(Kind::Form);
     let body = if csrf::token_may_be_in_form(&parts, is_form) {
         let raw = match axum::body::to_bytes(body, LIMIT).await {
             Ok(raw) => raw,
-            Err(_) => return Ok(AuthError::PayloadTooLarge(LIMIT).into_response()),
+            Err(_) => return Ok(closing(AuthError::PayloadTooLarge(LIMIT).into_response())),
         };
         csrf::capture_form_field(&mut parts.extensions, &raw);
         Body::from(raw)
@@ -94,7 +94,21 @@ where
         Body::new(http_body_util::Limited::new(body, LIMIT))
     };
     let response = inner.call(Request::from_parts(parts, body)).await?;
-    Ok(jsonify(response).await)
+    let response = jsonify(response).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return Ok(closing(response));
+    }
+    Ok(response)
+}
+
+/// Marks an answer given before the request's body was read to its end:
+/// the rest of the body is still on the connection, so the server closes
+/// it, and says so, lest a client send its next request on it.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Rewrites a plain-text client-error answer of the framework (an unknown
