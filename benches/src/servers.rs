@@ -29,6 +29,7 @@ pub async fn run(kind: &str) -> Result<(), BoxError> {
         "jwt-minimal" => jwt_minimal(false).await?,
         "jwt-minimal-all" => jwt_minimal(true).await?,
         "jwt-only" => jwt_only()?,
+        "jwt-only-spec" => jwt_spec()?,
         "crudauth" => crudauth_app(false).await?,
         "crudauth-uncached" => crudauth_uncached().await?,
         "crudauth-tuned" => crudauth_app(true).await?,
@@ -198,6 +199,87 @@ fn jwt_only() -> Result<Router, BoxError> {
     };
     Ok(Router::new()
         .route("/me", get(jwt_only_me))
+        .with_state(state))
+}
+
+// ---- jwt-only with crudauth's claims: the same token contract, stateless --
+
+/// The claims of a crudauth access token (SPEC section 5), signed by the
+/// driver: `sub, exp, iat, nbf, jti, iss, aud, typ, scope, sid`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SpecClaims {
+    pub sub: String,
+    pub exp: u64,
+    pub iat: u64,
+    pub nbf: u64,
+    pub jti: String,
+    pub iss: String,
+    pub aud: String,
+    pub typ: String,
+    pub scope: String,
+    pub sid: String,
+}
+
+/// The issuer and audience of the driver's spec tokens (crudauth's
+/// defaults).
+pub const SPEC_ISSUER: &str = "crudauth";
+
+/// The subject of a valid token with crudauth's claims, checked as crudauth
+/// checks them (every claim, leeway 0, `typ` = access, `iat` not in the
+/// future) and without any lookup: a stateless server of the same token
+/// contract.
+struct SpecSubject(i64);
+
+impl<S> FromRequestParts<S> for SpecSubject
+where
+    JwtOnly: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, StatusCode> {
+        let state = JwtOnly::from_ref(state);
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(StatusCode::UNAUTHORIZED)?;
+        let claims = jsonwebtoken::decode::<SpecClaims>(token, &state.key, &state.validation)
+            .map_err(|_| StatusCode::UNAUTHORIZED)?
+            .claims;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| StatusCode::UNAUTHORIZED)?
+            .as_secs();
+        if claims.typ != "access" || claims.iat > now {
+            return Err(StatusCode::UNAUTHORIZED);
+        }
+        claims
+            .sub
+            .parse()
+            .map(Self)
+            .map_err(|_| StatusCode::UNAUTHORIZED)
+    }
+}
+
+async fn jwt_spec_me(SpecSubject(id): SpecSubject) -> Json<Value> {
+    Json(json!({ "id": id }))
+}
+
+fn jwt_spec() -> Result<Router, BoxError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[SPEC_ISSUER]);
+    validation.set_audience(&[SPEC_ISSUER]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+    let state = JwtOnly {
+        key: DecodingKey::from_secret(env("BENCH_SECRET")?.as_bytes())?,
+        validation,
+    };
+    Ok(Router::new()
+        .route("/me", get(jwt_spec_me))
         .with_state(state))
 }
 

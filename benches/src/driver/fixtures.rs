@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{EMAIL, Kind, PASSWORD, SECRET};
 use crate::load::{self, Req};
 use crate::process::{Backend, Server, TempDb};
-use crate::servers::Claims;
+use crate::servers::{Claims, SPEC_ISSUER, SpecClaims};
 
 fn crudauth_env(command: &mut Command) {
     command
@@ -52,6 +52,33 @@ fn mint_jwt() -> String {
         sub: "1".to_owned(),
         iat: now,
         exp: now + 3600,
+    };
+    jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()).expect("an HMAC key"),
+    )
+    .expect("HS256 signing")
+}
+
+/// A token with crudauth's claims, for the `jwt-only, crudauth's claims`
+/// peer: the same claims, of the same lengths, as `/token` issues.
+fn mint_spec_jwt() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs();
+    let claims = SpecClaims {
+        sub: "1".to_owned(),
+        exp: now + 900,
+        iat: now,
+        nbf: now,
+        jti: uuid::Uuid::new_v4().to_string(),
+        iss: SPEC_ISSUER.to_owned(),
+        aud: SPEC_ISSUER.to_owned(),
+        typ: "access".to_owned(),
+        scope: "jobs:read jobs:write".to_owned(),
+        sid: uuid::Uuid::new_v4().to_string(),
     };
     jsonwebtoken::encode(
         &Header::default(),
@@ -171,12 +198,13 @@ pub(super) async fn prepare_with(
         None => Server::start(command),
     };
     let db = match kind {
-        Kind::Bare | Kind::JwtOnly => None,
+        Kind::Bare | Kind::JwtOnly | Kind::JwtSpec => None,
         _ => Some(TempDb::create(backend).await?),
     };
     let started = match kind {
         Kind::Bare => start(own_server("bare", None)),
         Kind::JwtOnly => start(own_server("jwt-only", None)),
+        Kind::JwtSpec => start(own_server("jwt-only-spec", None)),
         Kind::UncachedBearer | Kind::UncachedSession => {
             start(own_server("crudauth-uncached", db.as_ref()))
         }
@@ -206,6 +234,9 @@ pub(super) async fn prepare_with(
         Kind::Bare => Ok(Req::get("/me")),
         Kind::JwtMinimal | Kind::JwtAll | Kind::JwtOnly => {
             Ok(Req::get("/me").header(AUTHORIZATION, &format!("Bearer {}", mint_jwt())))
+        }
+        Kind::JwtSpec => {
+            Ok(Req::get("/me").header(AUTHORIZATION, &format!("Bearer {}", mint_spec_jwt())))
         }
         Kind::AxumLogin => session_cookie(&server)
             .await

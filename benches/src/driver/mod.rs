@@ -30,6 +30,7 @@ const PASSWORD: &str = "correct horse battery";
 enum Kind {
     Bare,
     JwtOnly,
+    JwtSpec,
     JwtMinimal,
     AxumLogin,
     CrudauthBearer,
@@ -48,6 +49,7 @@ impl Kind {
         match self {
             Self::Bare => "bare",
             Self::JwtOnly => "jwt-only",
+            Self::JwtSpec => "jwt-only, crudauth's claims",
             Self::JwtMinimal => "jwt-minimal",
             Self::AxumLogin => "axum-login",
             Self::CrudauthBearer => "crudauth-bearer",

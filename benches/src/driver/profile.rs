@@ -135,8 +135,10 @@ pub async fn profile(options: Options) -> Result<(), String> {
     let wanted = |name: &str| {
         options.only.is_empty() || options.only.iter().any(|o| name.contains(o.as_str()))
     };
-    let cases: [(Kind, Option<&str>); 10] = [
+    let cases: [(Kind, Option<&str>); 12] = [
         (Kind::Bare, None),
+        (Kind::JwtOnly, None),
+        (Kind::JwtSpec, None),
         (Kind::JwtMinimal, None),
         (Kind::JwtAll, None),
         (Kind::AxumLogin, None),

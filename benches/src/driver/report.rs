@@ -112,7 +112,7 @@ pub(super) fn print_report(
         );
         ratios.get(ratios.len() / 2).map(|r| (*r, spread))
     };
-    let targets: [Target; 11] = [
+    let targets: [Target; 13] = [
         (
             (Kind::CrudauthBearer, "sqlite"),
             (Kind::JwtOnly, "sqlite"),
@@ -135,6 +135,18 @@ pub(super) fn print_report(
             (Kind::CrudauthSession, "postgres"),
             (Kind::JwtOnly, "postgres"),
             "crudauth-session ≥ 0.8 × jwt-only (postgres)",
+            |r| r >= 0.8,
+        ),
+        (
+            (Kind::CrudauthBearer, "sqlite"),
+            (Kind::JwtSpec, "sqlite"),
+            "crudauth-bearer ≥ 0.8 × jwt-only verifying crudauth's claims (sqlite)",
+            |r| r >= 0.8,
+        ),
+        (
+            (Kind::CrudauthBearer, "postgres"),
+            (Kind::JwtSpec, "postgres"),
+            "crudauth-bearer ≥ 0.8 × jwt-only verifying crudauth's claims (postgres)",
             |r| r >= 0.8,
         ),
         (

@@ -40,6 +40,7 @@ pub async fn all(options: Options) -> Result<(), String> {
     // Each crudauth server runs right after the peer it is compared with.
     let mut cases: Vec<(Kind, Backend)> = vec![(Kind::Bare, Backend::Sqlite)];
     cases.push((Kind::JwtOnly, Backend::Sqlite));
+    cases.push((Kind::JwtSpec, Backend::Sqlite));
     cases.push((Kind::JwtMinimal, Backend::Sqlite));
     cases.push((Kind::CrudauthBearer, Backend::Sqlite));
     cases.push((Kind::UncachedBearer, Backend::Sqlite));
@@ -55,6 +56,7 @@ pub async fn all(options: Options) -> Result<(), String> {
     }
     if postgres {
         cases.push((Kind::JwtOnly, Backend::Postgres));
+        cases.push((Kind::JwtSpec, Backend::Postgres));
         cases.push((Kind::CrudauthBearer, Backend::Postgres));
         cases.push((Kind::UncachedBearer, Backend::Postgres));
         cases.push((Kind::CrudauthSession, Backend::Postgres));
