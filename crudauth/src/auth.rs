@@ -40,6 +40,11 @@ impl CrudAuth {
     ///
     /// The database's error when a statement fails.
     ///
+    /// On the application's user table (once it exists) it creates an index
+    /// on `lower(email)`, which every email lookup of crudauth uses: without
+    /// it those scan the table, and `/register` answers a taken address
+    /// sooner than a free one.
+    ///
     /// On PostgreSQL with the principal cache on, it also installs a trigger
     /// on the application's user table that announces every update and
     /// delete to all instances, so that edits made outside crudauth reach
@@ -48,6 +53,10 @@ impl CrudAuth {
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
         let inner = &self.inner;
         crate::store::migration::create_tables_once(&inner.db).await?;
+        if let Some(email) = inner.users.email_column() {
+            let (table, _) = inner.users.table_and_key();
+            crate::store::migration::install_email_index(&inner.db, &table, &email).await?;
+        }
         if inner.config.user_table_trigger && !inner.config.cache_ttl.is_zero() {
             let (table, key) = inner.users.table_and_key();
             crate::store::migration::install_user_trigger(

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use crudauth::{AuthEvent, BearerTransport, CrudAuth, SessionTransport};
 use crudauth_tests::{Backend, PASSWORD, TestDb, assert_error, on_both_backends, start, start_app};
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database, EntityTrait, Schema};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, Schema, Statement};
 use serde_json::{Value, json};
 
 /// Uncached, authentication costs one round trip: the session (or token
@@ -188,6 +188,52 @@ async fn the_migration_creates_and_drops_the_tables(backend: Backend) {
     db.close().await.unwrap();
 }
 
+/// `migrate()` indexes `lower(email)` of the user table, and the lookup
+/// crudauth makes by email (login, registration, recovery) uses it instead
+/// of scanning the table: a scan that stops at the first match would
+/// answer a taken address sooner than a free one.
+async fn email_lookups_use_the_lower_email_index(backend: Backend) {
+    let server = start(backend, |b| b).await;
+    let db = server.auth.db();
+    // Enough users, and fresh statistics, for the planner to prefer an
+    // index over a scan where one applies.
+    let fill = match backend {
+        Backend::Sqlite => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+             INSERT INTO users (email, password_hash) SELECT 'user' || i || '@example.com', 'x' \
+             FROM n"
+        }
+        Backend::Postgres => {
+            "INSERT INTO users (email, password_hash) SELECT 'user' || i || '@example.com', 'x' \
+             FROM generate_series(1, 5000) AS i"
+        }
+    };
+    db.execute_unprepared(fill).await.unwrap();
+    db.execute_unprepared("ANALYZE users").await.unwrap();
+    let lookup = r#"SELECT "id" FROM "users" WHERE LOWER("users"."email") = 'user77@example.com'"#;
+    let (explain, column) = match backend {
+        Backend::Sqlite => ("EXPLAIN QUERY PLAN", "detail"),
+        Backend::Postgres => ("EXPLAIN", "QUERY PLAN"),
+    };
+    let plan: Vec<String> = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("{explain} {lookup}"),
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get("", column).unwrap())
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("crudauth_users_email_lower")),
+        "{plan:#?}"
+    );
+    // A second migrate() finds it there.
+    server.auth.migrate().await.unwrap();
+}
+
 mod uuid_user {
     use sea_orm::entity::prelude::*;
 
@@ -269,4 +315,5 @@ on_both_backends!(
     hooks_see_every_account_event,
     the_migration_creates_and_drops_the_tables,
     uuid_keyed_users_work_with_both_transports,
+    email_lookups_use_the_lower_email_index,
 );

@@ -95,6 +95,54 @@ pub(crate) async fn install_user_trigger(
     txn.commit().await
 }
 
+/// Creates the index that crudauth's email lookups use, on
+/// `lower(<email>)` of the user table, once the table exists.
+///
+/// Without it every login, registration and recovery request scans the
+/// whole table. A scan that stops at the first match also answers sooner
+/// for a taken address than for a free one, and that gap grows with the
+/// table, so `/register` would tell them apart by its timing.
+pub(crate) async fn install_email_index(
+    db: &DatabaseConnection,
+    table: &str,
+    email: &str,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let probe = match backend {
+        DatabaseBackend::Postgres => "SELECT to_regclass($1) IS NOT NULL AS present",
+        DatabaseBackend::Sqlite => {
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?) \
+             AS present"
+        }
+        _ => return Ok(()),
+    };
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let named = match backend {
+        DatabaseBackend::Postgres => quote(table),
+        _ => table.to_owned(),
+    };
+    let probe = Statement::from_sql_and_values(backend, probe, [named.into()]);
+    let present = match db.query_one_raw(probe).await? {
+        Some(row) => row.try_get::<bool>("", "present")?,
+        None => false,
+    };
+    if !present {
+        tracing::warn!(
+            table,
+            "crudauth: the user table does not exist yet; call migrate() after creating it to \
+             index its emails"
+        );
+        return Ok(());
+    }
+    let index = format!(
+        "CREATE INDEX IF NOT EXISTS {name} ON {table} (lower({email}))",
+        name = quote(&format!("crudauth_{table}_email_lower")),
+        table = quote(table),
+        email = quote(email),
+    );
+    db.execute_unprepared(&index).await.map(|_| ())
+}
+
 /// Columns added after a table's first release, with their definitions, so
 /// that tables created by an older version gain them. Each default reads as
 /// "from before the column": an epoch of `''` and an `authenticated_at` of

@@ -120,6 +120,8 @@ pub(crate) trait UserStore: Send + Sync {
     fn parse_id(&self, raw: &str) -> Option<UserId>;
     /// The user table's name and its key column's.
     fn table_and_key(&self) -> (String, String);
+    /// The email column's name, if the entity has one.
+    fn email_column(&self) -> Option<String>;
     fn has_email(&self) -> bool;
     #[cfg(feature = "oidc")]
     /// Creates a user inside a transaction, its email already verified (an
@@ -575,6 +577,10 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             U::Entity::default().table_name().to_owned(),
             U::auth_columns().id.as_str().to_owned(),
         )
+    }
+
+    fn email_column(&self) -> Option<String> {
+        U::auth_columns().email.map(|c| c.as_str().to_owned())
     }
 
     fn has_email(&self) -> bool {
