@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use crudauth::{AuthEvent, BearerTransport, CrudAuth, SessionTransport};
 use crudauth_tests::{Backend, PASSWORD, TestDb, assert_error, on_both_backends, start, start_app};
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database, EntityTrait, Schema, Statement};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, Schema, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
 /// Uncached, authentication costs one round trip: the session (or token
@@ -208,14 +208,17 @@ async fn email_lookups_use_the_lower_email_index(backend: Backend) {
              FROM generate_series(1, 5000) AS i"
         }
     };
-    db.execute_unprepared(fill).await.unwrap();
-    db.execute_unprepared("ANALYZE users").await.unwrap();
+    // One connection throughout: SQLite loads statistics per connection,
+    // so another pooled connection may plan with none or stale ones.
+    let txn = db.begin().await.unwrap();
+    txn.execute_unprepared(fill).await.unwrap();
+    txn.execute_unprepared("ANALYZE users").await.unwrap();
     let lookup = r#"SELECT "id" FROM "users" WHERE LOWER("users"."email") = 'user77@example.com'"#;
     let (explain, column) = match backend {
         Backend::Sqlite => ("EXPLAIN QUERY PLAN", "detail"),
         Backend::Postgres => ("EXPLAIN", "QUERY PLAN"),
     };
-    let plan: Vec<String> = db
+    let plan: Vec<String> = txn
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
             format!("{explain} {lookup}"),
@@ -225,6 +228,7 @@ async fn email_lookups_use_the_lower_email_index(backend: Backend) {
         .iter()
         .map(|row| row.try_get("", column).unwrap())
         .collect();
+    txn.commit().await.unwrap();
     assert!(
         plan.iter()
             .any(|line| line.contains("crudauth_users_email_lower")),
