@@ -111,7 +111,7 @@ struct Kept<V> {
 type Shard<K, V> = RwLock<HashMap<K, Kept<V>>>;
 
 /// A bounded map whose entries expire `ttl` after they are kept.
-struct Table<K, V> {
+pub(crate) struct Table<K, V> {
     shards: Box<[Shard<K, V>]>,
     hasher: RandomState,
     held: AtomicUsize,
@@ -121,7 +121,7 @@ struct Table<K, V> {
 }
 
 impl<K: Hash + Eq, V> Table<K, V> {
-    fn new(ttl: Duration, capacity: usize) -> Self {
+    pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             hasher: RandomState::new(),
@@ -149,7 +149,7 @@ impl<K: Hash + Eq, V> Table<K, V> {
         shard.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -162,7 +162,7 @@ impl<K: Hash + Eq, V> Table<K, V> {
         (self.clock().saturating_sub(kept.at) < self.ttl_ms).then(|| kept.value.clone())
     }
 
-    fn insert(&self, key: K, value: Arc<V>) {
+    pub(crate) fn insert(&self, key: K, value: Arc<V>) {
         let at = self.clock();
         let index = self.index(&key);
         let mut shard = Self::write(&self.shards[index]);

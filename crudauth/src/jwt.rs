@@ -1,12 +1,22 @@
 //! Access tokens: HS256 JWTs with the algorithm pinned server-side and every
 //! claim validated with zero leeway.
+//!
+//! A token that passed verification is remembered (when the principal cache
+//! is on, with its TTL and capacity): the same bytes presented again are
+//! recognised by their signature and a comparison of the signed part, and
+//! only the time claims are checked again. Decoding and validating the ten
+//! claims of an access token costs more than the rest of a cached request.
 
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
+use crate::cache::Table;
 use crate::config::CrudAuthConfig;
 use crate::error::{AuthError, ConfigError};
 use crate::tokens::now;
@@ -31,6 +41,52 @@ pub(crate) struct Keys {
     audience: String,
     /// Built once: every request validates against the same rules.
     validation: Validation,
+    /// Tokens already verified, by signature; `None` when caching is off.
+    seen: Option<Table<Mac, Seen>>,
+}
+
+/// An HS256 signature, the key of verified tokens. Equality is constant
+/// time: a lookup must not tell how much of a guess matched.
+struct Mac([u8; 32]);
+
+impl std::hash::Hash for Mac {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Consistent with the constant-time equality: equal bytes, equal
+        // hashes.
+        self.0.hash(state);
+    }
+}
+
+impl PartialEq for Mac {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for Mac {}
+
+/// A verified token: the part its signature covers, and what was read.
+struct Seen {
+    signed: Box<[u8]>,
+    claims: Arc<Verified>,
+}
+
+/// A token's signed part and its signature, when the signature is one an
+/// HS256 key could have made; `None` leaves the token to full verification.
+fn split_signed(token: &str) -> Option<(&[u8], Mac)> {
+    let (signed, signature) = token.rsplit_once('.')?;
+    let mut mac = [0; 32];
+    URL_SAFE_NO_PAD
+        .decode_slice(signature, &mut mac)
+        .ok()
+        .filter(|n| *n == mac.len())?;
+    Some((signed.as_bytes(), Mac(mac)))
+}
+
+/// Byte equality in time that depends on the length only.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && std::hint::black_box(a.iter().zip(b).fold(0, |d, (x, y)| d | (x ^ y))) == 0
 }
 
 impl Keys {
@@ -43,6 +99,10 @@ impl Keys {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             validation: validation(&config.issuer, &config.audience),
+            seen: (!config.cache_ttl.is_zero()).then(|| {
+                let capacity = usize::try_from(config.cache_capacity).unwrap_or(usize::MAX);
+                Table::new(config.cache_ttl, capacity)
+            }),
         })
     }
 }
@@ -85,6 +145,8 @@ pub(crate) struct Claims {
 pub(crate) struct Verified {
     pub sub: String,
     pub iat: i64,
+    exp: i64,
+    nbf: i64,
     typ: Typ,
     pub scope: String,
     pub sid: String,
@@ -138,8 +200,29 @@ impl Keys {
         )
     }
 
-    /// Verifies signature, algorithm and every claim.
-    pub(crate) fn verify(&self, token: &str) -> Result<Verified, Rejected> {
+    /// Verifies signature, algorithm and every claim; a token verified
+    /// before has only its time claims checked again.
+    pub(crate) fn verify(&self, token: &str) -> Result<Arc<Verified>, Rejected> {
+        let Some((seen, (signed, mac))) = self.seen.as_ref().zip(split_signed(token)) else {
+            return self.decode(token).map(Arc::new);
+        };
+        if let Some(known) = seen.get(&mac)
+            && same_bytes(&known.signed, signed)
+        {
+            known.claims.in_time(now())?;
+            return Ok(known.claims.clone());
+        }
+        let claims = Arc::new(self.decode(token)?);
+        let known = Seen {
+            signed: signed.into(),
+            claims: claims.clone(),
+        };
+        seen.insert(mac, Arc::new(known));
+        Ok(claims)
+    }
+
+    /// Full verification, with jsonwebtoken.
+    fn decode(&self, token: &str) -> Result<Verified, Rejected> {
         let data = jsonwebtoken::decode::<Verified>(token, &self.decoding, &self.validation)
             .map_err(|err| match err.kind() {
                 ErrorKind::ExpiredSignature => Rejected::Expired,
@@ -155,9 +238,132 @@ impl Keys {
         if claims.typ != Typ::Access {
             return Err(Rejected::Invalid("not an access token"));
         }
-        if claims.iat > now() {
+        claims.in_time(now())?;
+        Ok(claims)
+    }
+}
+
+impl Verified {
+    /// The time claims at `at`, as jsonwebtoken reads them with no leeway:
+    /// expired once `exp` is in the past, immature while `nbf` is ahead.
+    fn in_time(&self, at: i64) -> Result<(), Rejected> {
+        if self.exp < at {
+            return Err(Rejected::Expired);
+        }
+        if self.nbf > at {
+            return Err(Rejected::Invalid("token not valid yet"));
+        }
+        if self.iat > at {
             return Err(Rejected::Invalid("token issued in the future"));
         }
-        Ok(claims)
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const SECRET: &[u8] = b"a-test-secret-of-at-least-32-bytes!!";
+
+    fn keys(cache_ttl: Duration) -> Keys {
+        let config = CrudAuthConfig {
+            cache_ttl,
+            ..CrudAuthConfig::default()
+        };
+        Keys::new(SECRET, &config).unwrap()
+    }
+
+    #[test]
+    fn a_token_seen_before_is_served_from_memory() {
+        let keys = keys(Duration::from_secs(60));
+        let token = keys.issue("42", "family", "a", 600).unwrap();
+        let first = keys.verify(&token).unwrap();
+        let again = keys.verify(&token).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second verification decoded"
+        );
+
+        let off = self::keys(Duration::ZERO);
+        let token = off.issue("42", "family", "a", 600).unwrap();
+        let first = off.verify(&token).unwrap();
+        assert!(!Arc::ptr_eq(&first, &off.verify(&token).unwrap()));
+    }
+
+    #[test]
+    fn a_remembered_signature_vouches_for_its_own_bytes_only() {
+        let keys = keys(Duration::from_secs(60));
+        let token = keys.issue("42", "family", "a", 600).unwrap();
+        keys.verify(&token).unwrap();
+        let mut parts = token.split('.');
+        let (head, payload, signature) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let mut tampered = claims.clone();
+        tampered["sub"] = "1".into();
+        tampered["scope"] = "a admin".into();
+        let tampered = URL_SAFE_NO_PAD.encode(tampered.to_string());
+        let none = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        for forged in [
+            format!("{head}.{tampered}.{signature}"),
+            format!("{none}.{payload}.{signature}"),
+            format!("{head}.{payload}x.{signature}"),
+            format!("{head}{payload}.{signature}"),
+            format!(".{signature}"),
+        ] {
+            assert!(
+                matches!(keys.verify(&forged), Err(Rejected::Invalid(_))),
+                "{forged} accepted on a remembered signature"
+            );
+        }
+        assert_eq!(keys.verify(&token).unwrap().sub, "42");
+    }
+
+    #[test]
+    fn a_remembered_token_expires_on_time() {
+        let keys = keys(Duration::from_secs(60));
+        // Valid through the second of its `exp`, as jsonwebtoken reads it.
+        let token = keys.issue("42", "family", "a", 0).unwrap();
+        let Ok(claims) = keys.verify(&token) else {
+            // The second ended between issue and verify.
+            return;
+        };
+        let (_, mac) = split_signed(&token).unwrap();
+        assert!(keys.seen.as_ref().unwrap().get(&mac).is_some());
+        while now() <= claims.exp {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(keys.verify(&token).unwrap_err(), Rejected::Expired);
+    }
+
+    #[test]
+    fn time_claims_read_as_jsonwebtoken_reads_them() {
+        let at = 1_000;
+        let claims = |exp, nbf, iat| Verified {
+            sub: "42".into(),
+            iat,
+            exp,
+            nbf,
+            typ: Typ::Access,
+            scope: String::new(),
+            sid: "family".into(),
+        };
+        assert_eq!(claims(at, at, at).in_time(at), Ok(()));
+        assert_eq!(claims(at - 1, at, at).in_time(at), Err(Rejected::Expired));
+        assert!(matches!(
+            claims(at + 9, at + 1, at).in_time(at),
+            Err(Rejected::Invalid(_))
+        ));
+        assert!(matches!(
+            claims(at + 9, at, at + 1).in_time(at),
+            Err(Rejected::Invalid(_))
+        ));
     }
 }

@@ -44,6 +44,8 @@ async fn forged_and_tampered_tokens_are_refused(backend: Backend) {
     let eve_id = server.register("eve@example.com").await;
     let pair = server.token("ada@example.com").await;
     let good = pair["access_token"].as_str().unwrap().to_owned();
+    // Presented first, so the server remembers it: the forgeries below that
+    // reuse its signature meet the remembered token, not a fresh decode.
     assert_eq!(
         server.get_bearer("/me", &good).await.status(),
         StatusCode::OK

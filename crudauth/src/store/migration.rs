@@ -54,7 +54,6 @@ pub(crate) async fn install_user_trigger(
     if db.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }
-    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     let function = format!(
         "CREATE OR REPLACE FUNCTION crudauth_announce_user() RETURNS trigger AS $$ \
          BEGIN PERFORM pg_notify('{channel}', 'u:' || OLD.{key}::text); RETURN NULL; END; \
@@ -70,16 +69,7 @@ pub(crate) async fn install_user_trigger(
     let txn = db.begin().await?;
     txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147305)")
         .await?;
-    let probe = Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        "SELECT to_regclass($1) IS NOT NULL AS present",
-        [quote(table).into()],
-    );
-    let present = match txn.query_one_raw(probe).await? {
-        Some(row) => row.try_get::<bool>("", "present")?,
-        None => false,
-    };
-    if !present {
+    if !table_exists(&txn, table).await? {
         // The application creates its table after crudauth's: the trigger
         // waits for a later `migrate()`; until then, edits outside crudauth
         // are seen within the cache's TTL.
@@ -107,26 +97,13 @@ pub(crate) async fn install_email_index(
     table: &str,
     email: &str,
 ) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    let probe = match backend {
-        DatabaseBackend::Postgres => "SELECT to_regclass($1) IS NOT NULL AS present",
-        DatabaseBackend::Sqlite => {
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?) \
-             AS present"
-        }
-        _ => return Ok(()),
-    };
-    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
-    let named = match backend {
-        DatabaseBackend::Postgres => quote(table),
-        _ => table.to_owned(),
-    };
-    let probe = Statement::from_sql_and_values(backend, probe, [named.into()]);
-    let present = match db.query_one_raw(probe).await? {
-        Some(row) => row.try_get::<bool>("", "present")?,
-        None => false,
-    };
-    if !present {
+    if !matches!(
+        db.get_database_backend(),
+        DatabaseBackend::Postgres | DatabaseBackend::Sqlite
+    ) {
+        return Ok(());
+    }
+    if !table_exists(db, table).await? {
         tracing::warn!(
             table,
             "crudauth: the user table does not exist yet; call migrate() after creating it to \
@@ -141,6 +118,33 @@ pub(crate) async fn install_email_index(
         email = quote(email),
     );
     db.execute_unprepared(&index).await.map(|_| ())
+}
+
+/// A table or column name as a quoted SQL identifier.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Whether `table` exists, on PostgreSQL (in the search path) or SQLite.
+async fn table_exists<C: ConnectionTrait>(db: &C, table: &str) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let probe = match backend {
+        DatabaseBackend::Postgres => Statement::from_sql_and_values(
+            backend,
+            "SELECT to_regclass($1) IS NOT NULL AS present",
+            [quote(table).into()],
+        ),
+        _ => Statement::from_sql_and_values(
+            backend,
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?) \
+             AS present",
+            [table.into()],
+        ),
+    };
+    match db.query_one_raw(probe).await? {
+        Some(row) => row.try_get::<bool>("", "present"),
+        None => Ok(false),
+    }
 }
 
 /// Columns added after a table's first release, with their definitions, so

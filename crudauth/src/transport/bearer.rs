@@ -125,7 +125,7 @@ impl Transport for BearerTransport {
             let mut principal = Principal::for_shared(family.user.clone(), Self::NAME, scopes);
             principal.mfa = family.mfa;
             principal.authenticated_at = Some(family.authenticated_at);
-            principal.token_family = Some(claims.sid);
+            principal.token_family = Some(claims.sid.clone());
             Ok(Some(principal))
         })
     }
