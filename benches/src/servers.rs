@@ -13,6 +13,7 @@ use crudauth::{CrudAuth, CrudAuthConfig, Principal};
 use example_web_and_api::user;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -156,6 +157,20 @@ struct JwtOnly {
     validation: Validation,
 }
 
+/// The claims of the request's `Authorization: Bearer` token, decoded and
+/// validated by jsonwebtoken with `state`'s rules.
+fn bearer_claims<C: DeserializeOwned>(parts: &Parts, state: &JwtOnly) -> Result<C, StatusCode> {
+    let token = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    jsonwebtoken::decode::<C>(token, &state.key, &state.validation)
+        .map(|data| data.claims)
+        .map_err(|_| StatusCode::UNAUTHORIZED)
+}
+
 /// The subject of a valid `Authorization: Bearer` HS256 token, checked
 /// without any lookup: what a cache hit competes with.
 struct Subject(i64);
@@ -168,16 +183,7 @@ where
     type Rejection = StatusCode;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, StatusCode> {
-        let state = JwtOnly::from_ref(state);
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(StatusCode::UNAUTHORIZED)?;
-        let data = jsonwebtoken::decode::<Claims>(token, &state.key, &state.validation)
-            .map_err(|_| StatusCode::UNAUTHORIZED)?;
-        data.claims
+        bearer_claims::<Claims>(parts, &JwtOnly::from_ref(state))?
             .sub
             .parse()
             .map(Self)
@@ -238,16 +244,7 @@ where
     type Rejection = StatusCode;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, StatusCode> {
-        let state = JwtOnly::from_ref(state);
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(StatusCode::UNAUTHORIZED)?;
-        let claims = jsonwebtoken::decode::<SpecClaims>(token, &state.key, &state.validation)
-            .map_err(|_| StatusCode::UNAUTHORIZED)?
-            .claims;
+        let claims = bearer_claims::<SpecClaims>(parts, &JwtOnly::from_ref(state))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_err(|_| StatusCode::UNAUTHORIZED)?
