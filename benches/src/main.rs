@@ -29,7 +29,7 @@ mod servers;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: crudauth-bench all [--requests N] [--connections N] [--rounds N] \
-[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [COUNT]\n       crudauth-bench gates [--requests N] [--connections N] [--rounds N] [--no-postgres]\n       crudauth-bench enumeration [--requests N] [--register N] [--warmup N] [--no-postgres]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned|crudauth-gates|crudauth-gates-uncached|crudauth-recovery>";
+[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [--bearer] [COUNT]\n       crudauth-bench gates [--requests N] [--connections N] [--rounds N] [--no-postgres]\n       crudauth-bench enumeration [--requests N] [--register N] [--warmup N] [--no-postgres]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned|crudauth-gates|crudauth-gates-uncached|crudauth-recovery>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,8 +39,9 @@ fn main() -> ExitCode {
             None => Err(USAGE.to_owned()),
         },
         Some("cache-memory") => {
-            let count = match args.get(1) {
-                Some(n) => n.parse().map_err(|_| format!("not a count: {n}")),
+            let bearer = args.get(1).is_some_and(|a| a == "--bearer");
+            let count = match args.get(1 + usize::from(bearer)) {
+                Some(n) => n.parse().map_err(|_| format!("not a count: {n}\n{USAGE}")),
                 None => Ok(100_000),
             };
             count.and_then(|count| {
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
                     .enable_all()
                     .build()
                     .map_err(|e| e.to_string())?
-                    .block_on(driver::cache_memory(count))
+                    .block_on(driver::cache_memory(count, bearer))
             })
         }
         Some("enumeration") => tokio::runtime::Builder::new_current_thread()

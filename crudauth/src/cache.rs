@@ -230,7 +230,15 @@ impl<K: Hash + Eq, V> Table<K, V> {
 }
 
 type Sessions = Table<TokenDigest, SessionEntry>;
-type Families = Table<Box<str>, FamilyEntry>;
+/// Keyed by the family id as a uuid (crudauth makes them so): sixteen bytes
+/// in the slot rather than a 36-byte string on the heap.
+type Families = Table<uuid::Uuid, FamilyEntry>;
+
+/// The key of a family id; `None` for an id crudauth did not make, which is
+/// then never cached.
+fn family_key(family_id: &str) -> Option<uuid::Uuid> {
+    uuid::Uuid::try_parse(family_id).ok()
+}
 
 /// The two caches, or nothing when the TTL is zero.
 pub(crate) struct PrincipalCache {
@@ -334,20 +342,20 @@ impl PrincipalCache {
 
     /// The cached family of a family id.
     pub(crate) fn family(&self, family_id: &str) -> Option<Arc<FamilyEntry>> {
-        self.live()?.1.get(family_id)
+        self.live()?.1.get(&family_key(family_id)?)
     }
 
     /// Caches a family read from the database since `read`.
     pub(crate) fn keep_family(&self, read: Generation, family_id: &str, entry: Arc<FamilyEntry>) {
-        let Some((_, families)) = self.live() else {
+        let (Some((_, families)), Some(key)) = (self.live(), family_key(family_id)) else {
             return;
         };
         if self.moved(read) {
             return;
         }
-        families.insert(family_id.into(), entry);
+        families.insert(key, entry);
         if self.moved(read) {
-            families.remove(family_id);
+            families.remove(&key);
         }
     }
 
@@ -364,8 +372,8 @@ impl PrincipalCache {
     /// Drops one family.
     pub(crate) fn forget_family(&self, family_id: &str) {
         self.advance();
-        if let Some((_, families)) = &self.caches {
-            families.remove(family_id);
+        if let (Some((_, families)), Some(key)) = (&self.caches, family_key(family_id)) {
+            families.remove(&key);
         }
     }
 

@@ -64,12 +64,18 @@ fn mint_jwt() -> String {
 /// A token with crudauth's claims, for the `jwt-only, crudauth's claims`
 /// peer: the same claims, of the same lengths, as `/token` issues.
 fn mint_spec_jwt() -> String {
+    mint_access_token("1", &uuid::Uuid::new_v4().to_string())
+}
+
+/// An access token for user `sub` in family `sid`, signed with the
+/// benchmark's secret as a crudauth server of the harness would sign it.
+pub(super) fn mint_access_token(sub: &str, sid: &str) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("a clock after 1970")
         .as_secs();
     let claims = SpecClaims {
-        sub: "1".to_owned(),
+        sub: sub.to_owned(),
         exp: now + 900,
         iat: now,
         nbf: now,
@@ -78,7 +84,7 @@ fn mint_spec_jwt() -> String {
         aud: SPEC_ISSUER.to_owned(),
         typ: "access".to_owned(),
         scope: "jobs:read jobs:write".to_owned(),
-        sid: uuid::Uuid::new_v4().to_string(),
+        sid: sid.to_owned(),
     };
     jsonwebtoken::encode(
         &Header::default(),

@@ -1,19 +1,21 @@
 //! `crudauth-bench cache-memory`: the resident memory that cached
-//! principals cost. Sessions are written straight into the database (no
-//! argon2 per session), each is requested once so that the server caches
-//! it, and the server's resident set is read before and after. Each
-//! session belongs to its own user.
+//! principals cost. Sessions (or, with `--bearer`, token families) are
+//! written straight into the database (no argon2 per login), each is
+//! requested once so that the server caches it, and the server's resident
+//! set is read before and after. Each credential belongs to its own user.
+//! A bearer principal also leaves its access token in the memo of verified
+//! tokens, so its figure includes the memo's share.
 
 use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::header::COOKIE;
+use http::header::{AUTHORIZATION, COOKIE};
 use rand::RngCore;
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use sha2::{Digest, Sha256};
 
-use super::fixtures::prepare;
+use super::fixtures::{mint_access_token, prepare};
 use super::{EMAIL, Kind};
 use crate::load::{self, Req};
 use crate::process::{Backend, Server};
@@ -32,9 +34,15 @@ fn resident_kib(server: &Server) -> Result<u64, String> {
         .ok_or_else(|| "no VmRSS".to_owned())
 }
 
-/// Caches `count` sessions in a crudauth server and prints what they cost.
-pub async fn cache_memory(count: usize) -> Result<(), String> {
-    let (server, db, _) = prepare(Kind::CrudauthSession, Backend::Sqlite, Path::new("")).await?;
+/// Caches `count` sessions (or token families, with `bearer`) in a
+/// crudauth server and prints what they cost.
+pub async fn cache_memory(count: usize, bearer: bool) -> Result<(), String> {
+    let kind = if bearer {
+        Kind::CrudauthBearer
+    } else {
+        Kind::CrudauthSession
+    };
+    let (server, db, _) = prepare(kind, Backend::Sqlite, Path::new("")).await?;
     let db = db.ok_or("a database")?;
     let conn = Database::connect(&db.url)
         .await
@@ -84,46 +92,20 @@ pub async fn cache_memory(count: usize) -> Result<(), String> {
     if users.len() != count {
         return Err(format!("{} of {count} users inserted", users.len()));
     }
-    let mut tokens = Vec::with_capacity(count);
-    for chunk in users.chunks(500) {
-        let mut values = Vec::new();
-        for user_id in chunk {
-            let mut bytes = [0u8; 32];
-            rand::rng().fill_bytes(&mut bytes);
-            let token = URL_SAFE_NO_PAD.encode(bytes);
-            let digest = hex(&Sha256::digest(token.as_bytes()));
-            values.push(format!(
-                "('{}', '{digest}', '{user_id}', {now}, {now}, 1800, {}, '127.0.0.1', 'bench', '{epoch}')",
-                uuid::Uuid::new_v4(),
-                now + 86_400
-            ));
-            tokens.push(token);
-        }
-        conn.execute_unprepared(&format!(
-            "INSERT INTO crudauth_sessions (id, token_hash, user_id, created_at, last_seen_at, \
-             idle_secs, expires_at, ip, user_agent, password_epoch) VALUES {}",
-            values.join(", ")
-        ))
-        .await
-        .map_err(|e| e.to_string())?;
-    }
-    // Warm the server's pools and allocator with a few uncounted requests.
-    // The session cookie keeps its `__Host-` prefix only with Secure cookies;
-    // the one the server does not use is ignored.
-    let get = |token: &str| {
-        Req::get("/me").header(
-            COOKIE,
-            &format!("__Host-session_id={token}; session_id={token}"),
-        )
+    let requests = if bearer {
+        families(&conn, &users, &epoch, now).await?
+    } else {
+        sessions(&conn, &users, &epoch, now).await?
     };
-    for token in &tokens[..100.min(count)] {
-        load::once(server.addr, get(token)).await?;
+    // Warm the server's pools and allocator with a few uncounted requests.
+    for req in &requests[..100.min(count)] {
+        load::once(server.addr, req.clone()).await?;
     }
     let before = resident_kib(&server)?;
     let started = std::time::Instant::now();
     let mut failures = 0;
-    for token in &tokens {
-        let (status, _, _) = load::once(server.addr, get(token)).await?;
+    for req in requests {
+        let (status, _, _) = load::once(server.addr, req).await?;
         if !status.is_success() {
             failures += 1;
         }
@@ -144,8 +126,9 @@ pub async fn cache_memory(count: usize) -> Result<(), String> {
     }
     let added = after.saturating_sub(before);
     println!(
-        "{count} cached sessions of {count} users: resident {before} KiB -> {after} KiB, +{added} KiB \
+        "{count} cached {} of {count} users: resident {before} KiB -> {after} KiB, +{added} KiB \
          ({:.0} bytes each; {failures} failed requests); target: 100 000 add <= 64 MiB: {}",
+        if bearer { "token families" } else { "sessions" },
         added as f64 * 1024.0 / count as f64,
         if added as f64 * 100_000.0 / count as f64 <= 64.0 * 1024.0 && failures == 0 {
             "met"
@@ -156,4 +139,75 @@ pub async fn cache_memory(count: usize) -> Result<(), String> {
     drop(server);
     db.remove().await;
     Ok(())
+}
+
+/// One session per user, inserted in batches; the requests that present
+/// them.
+async fn sessions(
+    conn: &DatabaseConnection,
+    users: &[i64],
+    epoch: &str,
+    now: u64,
+) -> Result<Vec<Req>, String> {
+    let mut requests = Vec::with_capacity(users.len());
+    for chunk in users.chunks(500) {
+        let mut values = Vec::new();
+        for user_id in chunk {
+            let mut bytes = [0u8; 32];
+            rand::rng().fill_bytes(&mut bytes);
+            let token = URL_SAFE_NO_PAD.encode(bytes);
+            let digest = hex(&Sha256::digest(token.as_bytes()));
+            values.push(format!(
+                "('{}', '{digest}', '{user_id}', {now}, {now}, 1800, {}, '127.0.0.1', 'bench', '{epoch}')",
+                uuid::Uuid::new_v4(),
+                now + 86_400
+            ));
+            // The session cookie keeps its `__Host-` prefix only with Secure
+            // cookies; the one the server does not use is ignored.
+            requests.push(Req::get("/me").header(
+                COOKIE,
+                &format!("__Host-session_id={token}; session_id={token}"),
+            ));
+        }
+        conn.execute_unprepared(&format!(
+            "INSERT INTO crudauth_sessions (id, token_hash, user_id, created_at, last_seen_at, \
+             idle_secs, expires_at, ip, user_agent, password_epoch) VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(requests)
+}
+
+/// One token family per user, inserted in batches, each with an access
+/// token as `/token` would issue it; the requests that present them.
+async fn families(
+    conn: &DatabaseConnection,
+    users: &[i64],
+    epoch: &str,
+    now: u64,
+) -> Result<Vec<Req>, String> {
+    let mut requests = Vec::with_capacity(users.len());
+    for chunk in users.chunks(500) {
+        let mut values = Vec::new();
+        for user_id in chunk {
+            let family = uuid::Uuid::new_v4().to_string();
+            values.push(format!(
+                "('{family}', '{user_id}', 'jobs:read jobs:write', {now}, {}, NULL, '{epoch}', \
+                 FALSE, {now})",
+                now + 86_400
+            ));
+            let token = mint_access_token(&user_id.to_string(), &family);
+            requests.push(Req::get("/me").header(AUTHORIZATION, &format!("Bearer {token}")));
+        }
+        conn.execute_unprepared(&format!(
+            "INSERT INTO crudauth_token_families (id, user_id, scope, created_at, expires_at, \
+             revoked_at, password_epoch, mfa, authenticated_at) VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(requests)
 }
