@@ -2,10 +2,12 @@
 //! claim validated with zero leeway.
 //!
 //! A token that passed verification is remembered (when the principal cache
-//! is on, with its TTL and a twentieth of its capacity): the same bytes presented again are
-//! recognised by their signature and a comparison of the signed part, and
-//! only the time claims are checked again. Decoding and validating the ten
-//! claims of an access token costs more than the rest of a cached request.
+//! is on, with its TTL and a twentieth of its capacity): the same bytes
+//! presented again are recognised by their signature and a comparison of
+//! the signed part, and only the time claims are checked again. Decoding
+//! and validating the ten claims of an access token costs more than the
+//! rest of a cached request. The keys never change while the process runs,
+//! so nothing but time can end a remembered verdict.
 
 use std::sync::{Arc, Once};
 
