@@ -86,13 +86,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, StatusCode> {
         let state = JwtState::from_ref(state);
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(StatusCode::UNAUTHORIZED)?;
-        let data = jsonwebtoken::decode::<Claims>(token, &state.key, &state.validation)
+        let data = jsonwebtoken::decode::<Claims>(bearer(parts)?, &state.key, &state.validation)
             .map_err(|_| StatusCode::UNAUTHORIZED)?;
         let id: i64 = data
             .claims
@@ -149,6 +143,16 @@ async fn jwt_minimal(limitless: bool) -> Result<Router, BoxError> {
     Ok(Router::new().route("/me", get(jwt_me)).with_state(state))
 }
 
+/// The token of the request's `Authorization: Bearer` header.
+fn bearer(parts: &Parts) -> Result<&str, StatusCode> {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(StatusCode::UNAUTHORIZED)
+}
+
 // ---- jwt-only: a stateless token, no database, the same handler ---------
 
 #[derive(Clone)]
@@ -160,13 +164,7 @@ struct JwtOnly {
 /// The claims of the request's `Authorization: Bearer` token, decoded and
 /// validated by jsonwebtoken with `state`'s rules.
 fn bearer_claims<C: DeserializeOwned>(parts: &Parts, state: &JwtOnly) -> Result<C, StatusCode> {
-    let token = parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(StatusCode::UNAUTHORIZED)?;
-    jsonwebtoken::decode::<C>(token, &state.key, &state.validation)
+    jsonwebtoken::decode::<C>(bearer(parts)?, &state.key, &state.validation)
         .map(|data| data.claims)
         .map_err(|_| StatusCode::UNAUTHORIZED)
 }

@@ -141,69 +141,76 @@ pub async fn cache_memory(count: usize, bearer: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// One session per user, inserted in batches; the requests that present
-/// them.
+/// One session per user; the requests that present them.
 async fn sessions(
     conn: &DatabaseConnection,
     users: &[i64],
     epoch: &str,
     now: u64,
 ) -> Result<Vec<Req>, String> {
-    let mut requests = Vec::with_capacity(users.len());
-    for chunk in users.chunks(500) {
-        let mut values = Vec::new();
-        for user_id in chunk {
-            let mut bytes = [0u8; 32];
-            rand::rng().fill_bytes(&mut bytes);
-            let token = URL_SAFE_NO_PAD.encode(bytes);
-            let digest = hex(&Sha256::digest(token.as_bytes()));
-            values.push(format!(
-                "('{}', '{digest}', '{user_id}', {now}, {now}, 1800, {}, '127.0.0.1', 'bench', '{epoch}')",
-                uuid::Uuid::new_v4(),
-                now + 86_400
-            ));
-            // The session cookie keeps its `__Host-` prefix only with Secure
-            // cookies; the one the server does not use is ignored.
-            requests.push(Req::get("/me").header(
-                COOKIE,
-                &format!("__Host-session_id={token}; session_id={token}"),
-            ));
-        }
-        conn.execute_unprepared(&format!(
-            "INSERT INTO crudauth_sessions (id, token_hash, user_id, created_at, last_seen_at, \
-             idle_secs, expires_at, ip, user_agent, password_epoch) VALUES {}",
-            values.join(", ")
-        ))
-        .await
-        .map_err(|e| e.to_string())?;
-    }
-    Ok(requests)
+    let columns = "crudauth_sessions (id, token_hash, user_id, created_at, last_seen_at, \
+                   idle_secs, expires_at, ip, user_agent, password_epoch)";
+    insert_in_batches(conn, users, columns, |user_id| {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let digest = hex(&Sha256::digest(token.as_bytes()));
+        let values = format!(
+            "('{}', '{digest}', '{user_id}', {now}, {now}, 1800, {}, '127.0.0.1', 'bench', '{epoch}')",
+            uuid::Uuid::new_v4(),
+            now + 86_400
+        );
+        // The session cookie keeps its `__Host-` prefix only with Secure
+        // cookies; the one the server does not use is ignored.
+        let cookie = format!("__Host-session_id={token}; session_id={token}");
+        (values, Req::get("/me").header(COOKIE, &cookie))
+    })
+    .await
 }
 
-/// One token family per user, inserted in batches, each with an access
-/// token as `/token` would issue it; the requests that present them.
+/// One token family per user, each with an access token as `/token` would
+/// issue it; the requests that present them.
 async fn families(
     conn: &DatabaseConnection,
     users: &[i64],
     epoch: &str,
     now: u64,
 ) -> Result<Vec<Req>, String> {
+    let columns = "crudauth_token_families (id, user_id, scope, created_at, expires_at, \
+                   revoked_at, password_epoch, mfa, authenticated_at)";
+    insert_in_batches(conn, users, columns, |user_id| {
+        let family = uuid::Uuid::new_v4().to_string();
+        let values = format!(
+            "('{family}', '{user_id}', 'jobs:read jobs:write', {now}, {}, NULL, '{epoch}', \
+             FALSE, {now})",
+            now + 86_400
+        );
+        let token = mint_access_token(&user_id.to_string(), &family);
+        let bearer = format!("Bearer {token}");
+        (values, Req::get("/me").header(AUTHORIZATION, &bearer))
+    })
+    .await
+}
+
+/// Inserts one row per user into `columns` (`table (column, ...)`), 500 to
+/// a statement; `row` gives a user's `VALUES` tuple and the request that
+/// presents the credential it holds.
+async fn insert_in_batches(
+    conn: &DatabaseConnection,
+    users: &[i64],
+    columns: &str,
+    mut row: impl FnMut(i64) -> (String, Req),
+) -> Result<Vec<Req>, String> {
     let mut requests = Vec::with_capacity(users.len());
     for chunk in users.chunks(500) {
-        let mut values = Vec::new();
+        let mut values = Vec::with_capacity(chunk.len());
         for user_id in chunk {
-            let family = uuid::Uuid::new_v4().to_string();
-            values.push(format!(
-                "('{family}', '{user_id}', 'jobs:read jobs:write', {now}, {}, NULL, '{epoch}', \
-                 FALSE, {now})",
-                now + 86_400
-            ));
-            let token = mint_access_token(&user_id.to_string(), &family);
-            requests.push(Req::get("/me").header(AUTHORIZATION, &format!("Bearer {token}")));
+            let (tuple, req) = row(*user_id);
+            values.push(tuple);
+            requests.push(req);
         }
         conn.execute_unprepared(&format!(
-            "INSERT INTO crudauth_token_families (id, user_id, scope, created_at, expires_at, \
-             revoked_at, password_epoch, mfa, authenticated_at) VALUES {}",
+            "INSERT INTO {columns} VALUES {}",
             values.join(", ")
         ))
         .await
