@@ -321,7 +321,28 @@ async fn uuid_keyed_users_work_with_both_transports(backend: Backend) {
     .await;
 }
 
+/// Instances that start together migrate together: each `migrate()`
+/// succeeds, whichever creates the tables, the trigger and the email index.
+async fn instances_migrating_at_once_all_succeed(backend: Backend) {
+    let test_db = TestDb::create(backend).await;
+    // The application's own table first, as the example creates it.
+    example_web_and_api::connect(&test_db.url).await.unwrap();
+    let mut migrations = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let db = example_web_and_api::connect(&test_db.url).await.unwrap();
+        let auth = example_web_and_api::auth_builder(db, crudauth_tests::config())
+            .build()
+            .unwrap();
+        migrations.spawn(async move { auth.migrate().await });
+    }
+    while let Some(done) = migrations.join_next().await {
+        done.unwrap().expect("a concurrent migrate() failed");
+    }
+    drop(test_db);
+}
+
 on_both_backends!(
+    instances_migrating_at_once_all_succeed,
     authenticated_requests_cost_one_query_and_none_when_cached,
     weaker_hashes_are_upgraded_at_login,
     hooks_see_every_account_event,

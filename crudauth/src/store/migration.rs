@@ -97,12 +97,29 @@ pub(crate) async fn install_email_index(
     table: &str,
     email: &str,
 ) -> Result<(), DbErr> {
-    if !matches!(
-        db.get_database_backend(),
-        DatabaseBackend::Postgres | DatabaseBackend::Sqlite
-    ) {
+    let backend = db.get_database_backend();
+    if !matches!(backend, DatabaseBackend::Postgres | DatabaseBackend::Sqlite) {
         return Ok(());
     }
+    if backend == DatabaseBackend::Sqlite {
+        return create_email_index(db, table, email).await;
+    }
+    // Instances migrating together would race on the same index: on
+    // PostgreSQL `IF NOT EXISTS` does not guard against a concurrent
+    // `CREATE`, so they take turns under an advisory lock.
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147306)")
+        .await?;
+    create_email_index(&txn, table, email).await?;
+    txn.commit().await
+}
+
+/// [`install_email_index`]'s work, on a connection or in a transaction.
+async fn create_email_index<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    email: &str,
+) -> Result<(), DbErr> {
     if !table_exists(db, table).await? {
         tracing::warn!(
             table,
