@@ -52,22 +52,16 @@ impl CrudAuth {
     /// [`CrudAuthConfig::user_table_trigger`]).
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
         let inner = &self.inner;
-        crate::store::migration::create_tables_once(&inner.db).await?;
-        if let Some(email) = inner.users.email_column() {
-            let (table, _) = inner.users.table_and_key();
-            crate::store::migration::install_email_index(&inner.db, &table, &email).await?;
-        }
-        if inner.config.user_table_trigger && !inner.config.cache_ttl.is_zero() {
-            let (table, key) = inner.users.table_and_key();
-            crate::store::migration::install_user_trigger(
-                &inner.db,
-                &table,
-                &key,
-                revocation::CHANNEL,
-            )
-            .await?;
-        }
-        Ok(())
+        let (table, key) = inner.users.table_and_key();
+        let email = inner.users.email_column();
+        let announce = inner.config.user_table_trigger && !inner.config.cache_ttl.is_zero();
+        let users = crate::store::migration::UserTable {
+            name: &table,
+            key: &key,
+            email: email.as_deref(),
+            announce_on: announce.then_some(revocation::CHANNEL),
+        };
+        crate::store::migration::migrate(&inner.db, &users).await
     }
 
     /// The database connection.

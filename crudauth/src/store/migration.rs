@@ -43,10 +43,91 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     Ok(())
 }
 
+/// The application's user table, as `auth.migrate()` prepares it.
+pub(crate) struct UserTable<'a> {
+    pub name: &'a str,
+    pub key: &'a str,
+    /// The email column, indexed on `lower(email)`; `None` when the entity
+    /// has none.
+    pub email: Option<&'a str>,
+    /// The channel the trigger announces edits on; `None` for no trigger.
+    pub announce_on: Option<&'a str>,
+}
+
+/// Everything `auth.migrate()` makes: crudauth's tables, and on the user
+/// table (once it exists) the email index and the trigger.
+///
+/// On PostgreSQL this runs in one transaction under an advisory lock held
+/// until it ends: instances that start together take turns (`IF NOT
+/// EXISTS` does not guard against a concurrent `CREATE`), and a failure
+/// leaves nothing half made. SQLite runs the statements as they are: a
+/// deferred transaction there turns concurrent migrations into "database
+/// is locked".
+pub(crate) async fn migrate(db: &DatabaseConnection, users: &UserTable<'_>) -> Result<(), DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return migrate_on(db, users).await;
+    }
+    let txn = db.begin().await?;
+    // The key is "crudauth" in ASCII.
+    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147304)")
+        .await?;
+    migrate_on(&txn, users).await?;
+    txn.commit().await
+}
+
+async fn migrate_on<C: ConnectionTrait>(db: &C, users: &UserTable<'_>) -> Result<(), DbErr> {
+    create_tables(db).await?;
+    if !table_exists(db, users.name).await? {
+        // The application creates its table after crudauth's: the index
+        // and the trigger wait for a later `migrate()`; until then, edits
+        // outside crudauth are seen within the cache's TTL.
+        tracing::warn!(
+            table = users.name,
+            "crudauth: the user table does not exist yet; call migrate() again after creating \
+             it, to index its emails and to announce its edits to the principal cache"
+        );
+        return Ok(());
+    }
+    if let Some(email) = users.email {
+        create_email_index(db, users.name, email).await?;
+    }
+    if let Some(channel) = users.announce_on {
+        install_user_trigger(db, users.name, users.key, channel).await?;
+    }
+    Ok(())
+}
+
+/// Creates the index that crudauth's email lookups use, on
+/// `lower(<email>)` of the user table.
+///
+/// Without it every login, registration and recovery request scans the
+/// whole table. A scan that stops at the first match also answers sooner
+/// for a taken address than for a free one, and that gap grows with the
+/// table, so `/register` would tell them apart by its timing.
+async fn create_email_index<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    email: &str,
+) -> Result<(), DbErr> {
+    if !matches!(
+        db.get_database_backend(),
+        DatabaseBackend::Postgres | DatabaseBackend::Sqlite
+    ) {
+        return Ok(());
+    }
+    let index = format!(
+        "CREATE INDEX IF NOT EXISTS {name} ON {table} (lower({email}))",
+        name = quote(&format!("crudauth_{table}_email_lower")),
+        table = quote(table),
+        email = quote(email),
+    );
+    db.execute_unprepared(&index).await.map(|_| ())
+}
+
 /// Installs (or replaces) the trigger that announces updates and deletes of
 /// the user table on `channel`, as `u:<key>`. PostgreSQL only.
-pub(crate) async fn install_user_trigger(
-    db: &DatabaseConnection,
+async fn install_user_trigger<C: ConnectionTrait>(
+    db: &C,
     table: &str,
     key: &str,
     channel: &str,
@@ -65,76 +146,8 @@ pub(crate) async fn install_user_trigger(
          FOR EACH ROW EXECUTE FUNCTION crudauth_announce_user()",
         table = quote(table),
     );
-    // Instances migrating together would race on the same definitions.
-    let txn = db.begin().await?;
-    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147305)")
-        .await?;
-    if !table_exists(&txn, table).await? {
-        // The application creates its table after crudauth's: the trigger
-        // waits for a later `migrate()`; until then, edits outside crudauth
-        // are seen within the cache's TTL.
-        tracing::warn!(
-            table,
-            "crudauth: the user table does not exist yet; call migrate() after creating it to \
-             install the trigger that announces its edits to the principal cache"
-        );
-        return txn.commit().await;
-    }
-    txn.execute_unprepared(&function).await?;
-    txn.execute_unprepared(&trigger).await?;
-    txn.commit().await
-}
-
-/// Creates the index that crudauth's email lookups use, on
-/// `lower(<email>)` of the user table, once the table exists.
-///
-/// Without it every login, registration and recovery request scans the
-/// whole table. A scan that stops at the first match also answers sooner
-/// for a taken address than for a free one, and that gap grows with the
-/// table, so `/register` would tell them apart by its timing.
-pub(crate) async fn install_email_index(
-    db: &DatabaseConnection,
-    table: &str,
-    email: &str,
-) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    if !matches!(backend, DatabaseBackend::Postgres | DatabaseBackend::Sqlite) {
-        return Ok(());
-    }
-    if backend == DatabaseBackend::Sqlite {
-        return create_email_index(db, table, email).await;
-    }
-    // Instances migrating together would race on the same index: on
-    // PostgreSQL `IF NOT EXISTS` does not guard against a concurrent
-    // `CREATE`, so they take turns under an advisory lock.
-    let txn = db.begin().await?;
-    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147306)")
-        .await?;
-    create_email_index(&txn, table, email).await?;
-    txn.commit().await
-}
-
-/// [`install_email_index`]'s work, on a connection or in a transaction.
-async fn create_email_index<C: ConnectionTrait>(
-    db: &C,
-    table: &str,
-    email: &str,
-) -> Result<(), DbErr> {
-    if !table_exists(db, table).await? {
-        tracing::warn!(
-            table,
-            "crudauth: the user table does not exist yet; call migrate() after creating it to \
-             index its emails"
-        );
-        return Ok(());
-    }
-    let index = format!(
-        "CREATE INDEX IF NOT EXISTS {name} ON {table} (lower({email}))",
-        name = quote(&format!("crudauth_{table}_email_lower")),
-        table = quote(table),
-        email = quote(email),
-    );
-    db.execute_unprepared(&index).await.map(|_| ())
+    db.execute_unprepared(&function).await?;
+    db.execute_unprepared(&trigger).await.map(|_| ())
 }
 
 /// A table or column name as a quoted SQL identifier.
@@ -223,22 +236,6 @@ async fn add_column<C: ConnectionTrait>(
         db.execute_unprepared(&sql).await?;
     }
     Ok(())
-}
-
-/// [`create_tables`] for `auth.migrate()`. On PostgreSQL, instances that
-/// start together would race to create the same tables (`IF NOT EXISTS` does
-/// not guard against a concurrent `CREATE`), so they take turns under an
-/// advisory lock held until the transaction ends.
-pub(crate) async fn create_tables_once(db: &DatabaseConnection) -> Result<(), DbErr> {
-    if db.get_database_backend() != DatabaseBackend::Postgres {
-        return create_tables(db).await;
-    }
-    let txn = db.begin().await?;
-    // The key is "crudauth" in ASCII.
-    txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147304)")
-        .await?;
-    create_tables(&txn).await?;
-    txn.commit().await
 }
 
 /// crudauth's tables as a `sea-orm-migration` migration.
