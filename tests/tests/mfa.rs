@@ -626,6 +626,100 @@ async fn disabling_needs_a_fresh_proof_and_a_code(backend: Backend) {
     server.login("ada@example.com").await;
 }
 
+/// Enrolling and disabling a second factor drop the user's cached
+/// credentials, so that the next request reads the user again. Shown with
+/// an edit made behind crudauth's back while the trigger is off and the
+/// TTL is long: only crudauth's own drop can make the next request see it.
+async fn changing_the_second_factor_drops_the_cached_credentials(backend: Backend) {
+    let server = start_app(
+        backend,
+        |db| {
+            let mut config = crudauth_tests::config();
+            config.user_table_trigger = false;
+            example_web_and_api::auth_builder(db, config)
+                .principal_cache(std::time::Duration::from_secs(600), 1000)
+                .mfa_key(MFA_KEY)
+        },
+        |_| axum::Router::new(),
+    )
+    .await;
+    let deactivate =
+        |email: &str| format!("UPDATE users SET is_active = false WHERE email = '{email}'");
+    let me = async |browser: &Browser| {
+        server
+            .as_browser(browser, Method::GET, "/me", None)
+            .await
+            .status()
+    };
+
+    // Enrolment: a cached session and a cached token family of ada; the
+    // password step of the setup reads the user, so the edit comes after it.
+    server.register("ada@example.com").await;
+    let browser = server.login("ada@example.com").await;
+    let (access, _) = token_pair(&server.token("ada@example.com").await);
+    assert_eq!(me(&browser).await, StatusCode::OK);
+    assert_eq!(
+        server.get_bearer("/me", &access).await.status(),
+        StatusCode::OK
+    );
+    let res = server
+        .with_cookie(Method::POST, "/mfa/totp/setup", &browser)
+        .json(&json!({ "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let secret = res.json::<Value>().await.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .db
+        .execute_unprepared(&deactivate("ada@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(me(&browser).await, StatusCode::OK, "served from the cache");
+    assert_eq!(
+        server.get_bearer("/me", &access).await.status(),
+        StatusCode::OK,
+        "served from the cache"
+    );
+    let res = server
+        .with_cookie(Method::POST, "/mfa/totp/confirm", &browser)
+        .json(&json!({ "code": totp_code(&secret, 0) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(me(&browser).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.get_bearer("/me", &access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Disabling: bob signs in with his second factor, then turns it off.
+    server.register("bob@example.com").await;
+    let (secret, _) = enrol(&server, "bob@example.com").await;
+    let challenge = login_challenge(&server, "bob@example.com").await;
+    let browser =
+        Browser::from_login(verify(&server, &challenge, &totp_code(&secret, 0)).await).await;
+    assert_eq!(me(&browser).await, StatusCode::OK);
+    server
+        .db
+        .execute_unprepared(&deactivate("bob@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(me(&browser).await, StatusCode::OK, "served from the cache");
+    let res = server
+        .with_cookie(Method::POST, "/mfa/totp/disable", &browser)
+        .json(&json!({ "code": totp_code(&secret, 1) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(me(&browser).await, StatusCode::UNAUTHORIZED);
+}
+
 async fn tables_from_before_gain_the_columns_as_neither_fresh_nor_second_factor(backend: Backend) {
     let server = server(backend).await;
     let ada = server.register("ada@example.com").await;
@@ -860,4 +954,5 @@ on_both_backends!(
     a_password_change_ends_a_pending_challenge,
     a_tampered_secret_fails_closed,
     disabling_needs_a_fresh_proof_and_a_code,
+    changing_the_second_factor_drops_the_cached_credentials,
 );
