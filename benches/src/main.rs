@@ -64,7 +64,14 @@ fn main() -> ExitCode {
                 .map_err(|e| e.to_string())?
                 .block_on(driver::gates(options))
         }),
-        Some(verb @ ("all" | "profile")) => parse(&args[1..]).and_then(|options| {
+        Some(verb @ ("all" | "profile")) => {
+            let mut defaults = driver::Options::default();
+            if verb == "all" {
+                defaults.requests = driver::ALL_REQUESTS;
+            }
+            parse_over(&args[1..], defaults)
+        }
+        .and_then(|options| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -96,7 +103,11 @@ fn serve(kind: &str) -> Result<(), String> {
 }
 
 fn parse(args: &[String]) -> Result<driver::Options, String> {
-    let mut options = driver::Options::default();
+    parse_over(args, driver::Options::default())
+}
+
+/// The command line over `options`, the verb's defaults.
+fn parse_over(args: &[String], mut options: driver::Options) -> Result<driver::Options, String> {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = || {

@@ -17,7 +17,7 @@ mod totp;
 pub use enumeration::enumeration;
 pub use gates::gates;
 pub use memory::cache_memory;
-pub use options::Options;
+pub use options::{ALL_REQUESTS, Options};
 pub use profile::profile;
 pub use run::all;
 
