@@ -6,6 +6,7 @@
 
 use std::marker::PhantomData;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::header::USER_AGENT;
@@ -25,7 +26,7 @@ use crate::transport::{self, Mask, resolve};
 /// did not recognise, a middleware) sees the guard's outcome, not a fresh
 /// resolution over every transport without the guard's gates.
 #[derive(Clone)]
-struct Guarded(Option<Principal>);
+struct Guarded(Option<Arc<Principal>>);
 
 fn reject(auth: &CrudAuth, error: AuthError) -> AuthRejection {
     AuthRejection::new(error, transport::challenges_bearer(auth))
@@ -41,7 +42,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = CrudAuth::from_ref(state);
         let outcome = match parts.extensions.get::<Guarded>() {
-            Some(guarded) => Ok(guarded.0.clone()),
+            Some(guarded) => Ok(guarded.0.as_deref().cloned()),
             None => resolve(parts, &auth, transport::all(&auth)).await,
         };
         match outcome {
@@ -64,7 +65,7 @@ where
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         if let Some(guarded) = parts.extensions.get::<Guarded>() {
-            return Ok(guarded.0.clone());
+            return Ok(guarded.0.as_deref().cloned());
         }
         let auth = CrudAuth::from_ref(state);
         resolve(parts, &auth, transport::all(&auth))

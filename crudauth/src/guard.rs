@@ -6,13 +6,14 @@ use std::any::TypeId;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use axum::http::request::Parts;
 
 use crate::error::AuthError;
 use crate::principal::Principal;
 use crate::state::{CrudAuth, Transport};
-use crate::transport::{self, resolve};
+use crate::transport::{self, resolve_shared};
 
 /// A transport named in `#[authed(transport = ..)]`.
 #[derive(Debug, Clone, Copy)]
@@ -122,8 +123,12 @@ impl<'a, F: Future<Output = bool> + Send + 'a> CheckOutput<'a, AsyncCheck> for F
 }
 
 /// The extractor `#[authed]` puts in place of the principal parameter.
+///
+/// The principal is shared with the request's record of the guard's
+/// outcome, which is usually gone by the time the handler runs: handing
+/// it over then costs no copy.
 pub struct Authed<G>(
-    pub(crate) Option<Principal>,
+    pub(crate) Option<Arc<Principal>>,
     pub(crate) PhantomData<fn() -> G>,
 );
 
@@ -136,21 +141,22 @@ impl<G> std::fmt::Debug for Authed<G> {
 impl<G> Authed<G> {
     /// The principal of a required guard.
     pub fn into_principal(self) -> Principal {
-        self.0
+        self.into_option()
             .expect("a required guard only extracts with a principal")
     }
 
     /// The principal of an optional guard.
     pub fn into_option(self) -> Option<Principal> {
-        self.0
+        self.0.map(Arc::unwrap_or_clone)
     }
 }
 
-/// Runs the gates of `G` on a request.
+/// Runs the gates of `G` on a request; the principal is shared with the
+/// request's record of it.
 pub async fn run_guard<G: GuardSpec>(
     parts: &mut Parts,
     auth: &CrudAuth,
-) -> Result<Option<Principal>, AuthError> {
+) -> Result<Option<Arc<Principal>>, AuthError> {
     let mask = if G::TRANSPORTS.is_empty() {
         transport::all(auth)
     } else {
@@ -158,7 +164,7 @@ pub async fn run_guard<G: GuardSpec>(
             G::TRANSPORTS.iter().any(|t| t.type_id() == Some(id))
         })
     };
-    let Some(principal) = resolve(parts, auth, mask).await? else {
+    let Some(principal) = resolve_shared(parts, auth, mask).await? else {
         return if G::OPTIONAL {
             Ok(None)
         } else {

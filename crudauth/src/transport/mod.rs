@@ -3,6 +3,7 @@
 //! transport names that `#[authed(transport = "..")]` may use.
 
 use std::any::TypeId;
+use std::sync::Arc;
 
 use axum::http::request::Parts;
 
@@ -58,9 +59,13 @@ pub(crate) fn challenges_bearer(auth: &CrudAuth) -> bool {
     enabled::<BearerTransport>(auth)
 }
 
+/// What the chain made of a request: the principal is shared between the
+/// request's record and whoever takes it.
+pub(crate) type Outcome = Result<Option<Arc<Principal>>, AuthError>;
+
 /// Results already resolved for this request, per mask.
 #[derive(Clone, Default)]
-struct Resolved(Vec<(Mask, Result<Option<Principal>, AuthError>)>);
+struct Resolved(Vec<(Mask, Outcome)>);
 
 /// Runs the chain (restricted to `mask`) once per request and mask, caching
 /// the outcome in the request's extensions.
@@ -69,6 +74,15 @@ pub(crate) async fn resolve(
     auth: &CrudAuth,
     mask: Mask,
 ) -> Result<Option<Principal>, AuthError> {
+    let outcome = resolve_shared(parts, auth, mask).await?;
+    // The request's record still holds the principal: this is a copy.
+    Ok(outcome.map(Arc::unwrap_or_clone))
+}
+
+/// [`resolve`] with the principal shared with the request's record, for a
+/// caller that keeps it past the request's parts (when it becomes the only
+/// holder and takes the principal over without a copy).
+pub(crate) async fn resolve_shared(parts: &mut Parts, auth: &CrudAuth, mask: Mask) -> Outcome {
     if let Some(hit) = parts
         .extensions
         .get::<Resolved>()
@@ -84,7 +98,7 @@ pub(crate) async fn resolve(
         match entry.transport.authenticate(parts, auth).await {
             Ok(None) => continue,
             other => {
-                outcome = other;
+                outcome = other.map(|found| found.map(Arc::new));
                 break;
             }
         }
