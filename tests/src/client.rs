@@ -118,6 +118,15 @@ impl Endpoint {
             .header("x-csrf-token", &browser.csrf)
     }
 
+    /// POSTs `body` as JSON with the browser's cookie and CSRF token.
+    pub async fn post_as_browser(&self, browser: &Browser, path: &str, body: Value) -> Response {
+        self.with_cookie(Method::POST, path, browser)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// A request, not yet sent, carrying `token` as a bearer.
     pub fn with_bearer(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
         self.client

@@ -97,11 +97,8 @@ async fn sudo_makes_an_old_sign_in_fresh_again(backend: Backend) {
         .await;
     assert_error(res, StatusCode::FORBIDDEN, "csrf_failed").await;
     let res = server
-        .with_cookie(Method::POST, "/sudo", &browser)
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&browser, "/sudo", json!({ "password": PASSWORD }))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert!(body["fresh_until"].is_string(), "{body}");
@@ -187,11 +184,8 @@ async fn wrong_sudo_passwords_count_against_the_lockout(backend: Backend) {
 async fn enrol(server: &Server, email: &str) -> (String, Vec<String>) {
     let browser = server.login(email).await;
     let res = server
-        .with_cookie(Method::POST, "/mfa/totp/setup", &browser)
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&browser, "/mfa/totp/setup", json!({ "password": PASSWORD }))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let body: Value = res.json().await.unwrap();
@@ -202,19 +196,17 @@ async fn enrol(server: &Server, email: &str) -> (String, Vec<String>) {
     assert!(uri.contains(&format!("secret={secret}")), "{uri}");
     assert!(body["qr_svg"].as_str().unwrap().contains("<svg"));
     let res = server
-        .with_cookie(Method::POST, "/mfa/totp/confirm", &browser)
-        .json(&json!({ "code": "000000" }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&browser, "/mfa/totp/confirm", json!({ "code": "000000" }))
+        .await;
     // (One chance in a million that this is the right code.)
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
     let res = server
-        .with_cookie(Method::POST, "/mfa/totp/confirm", &browser)
-        .json(&json!({ "code": totp_code(&secret, -1) }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(
+            &browser,
+            "/mfa/totp/confirm",
+            json!({ "code": totp_code(&secret, -1) }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     let codes: Vec<String> = body["recovery_codes"]
@@ -486,11 +478,12 @@ async fn a_password_change_ends_a_pending_challenge(backend: Backend) {
     let (secret, _) = enrol(&server, "ada@example.com").await;
     let challenge = login_challenge(&server, "ada@example.com").await;
     let res = server
-        .with_cookie(Method::POST, "/change-password", &before)
-        .json(&json!({ "current_password": PASSWORD, "new_password": "another long password" }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(
+            &before,
+            "/change-password",
+            json!({ "current_password": PASSWORD, "new_password": "another long password" }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = verify(&server, &challenge, &totp_code(&secret, 0)).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
@@ -575,42 +568,31 @@ async fn disabling_needs_a_fresh_proof_and_a_code(backend: Backend) {
     forget_used_steps(&server).await;
     for path in ["/mfa/totp/disable", "/mfa/recovery-codes"] {
         let res = server
-            .with_cookie(Method::POST, path, &browser)
-            .json(&json!({ "code": totp_code(&secret, 0) }))
-            .send()
-            .await
-            .unwrap();
+            .post_as_browser(&browser, path, json!({ "code": totp_code(&secret, 0) }))
+            .await;
         assert_error(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
     }
     let res = server
-        .with_cookie(Method::POST, "/sudo", &browser)
-        .json(&json!({ "code": totp_code(&secret, 0) }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&browser, "/sudo", json!({ "code": totp_code(&secret, 0) }))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = server
-        .with_cookie(Method::POST, "/mfa/recovery-codes", &browser)
-        .json(&json!({ "code": totp_code(&secret, 1) }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(
+            &browser,
+            "/mfa/recovery-codes",
+            json!({ "code": totp_code(&secret, 1) }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let fresh: Value = res.json().await.unwrap();
     let fresh = fresh["recovery_codes"][0].as_str().unwrap().to_owned();
     let res = server
-        .with_cookie(Method::POST, "/mfa/totp/disable", &browser)
-        .json(&json!({ "code": "000000" }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&browser, "/mfa/totp/disable", json!({ "code": "000000" }))
+        .await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
     let res = server
-        .with_cookie(Method::POST, "/mfa/totp/disable", &browser)
-        .json(&json!({ "code": fresh }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&browser, "/mfa/totp/disable", json!({ "code": fresh }))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = server
         .with_cookie(Method::GET, "/mfa", &browser)
@@ -643,14 +625,18 @@ async fn changing_the_second_factor_drops_the_cached_credentials(backend: Backen
         |_| axum::Router::new(),
     )
     .await;
-    let deactivate =
-        |email: &str| format!("UPDATE users SET is_active = false WHERE email = '{email}'");
+    // Behind crudauth's back: nothing tells the cache.
+    let deactivate = async |email: &str| {
+        let sql = format!("UPDATE users SET is_active = false WHERE email = '{email}'");
+        server.db.execute_unprepared(&sql).await.unwrap();
+    };
     let me = async |browser: &Browser| {
         server
             .as_browser(browser, Method::GET, "/me", None)
             .await
             .status()
     };
+    let me_as_bearer = async |token: &str| server.get_bearer("/me", token).await.status();
 
     // Enrolment: a cached session and a cached token family of ada; the
     // password step of the setup reads the user, so the edit comes after it.
@@ -658,44 +644,32 @@ async fn changing_the_second_factor_drops_the_cached_credentials(backend: Backen
     let browser = server.login("ada@example.com").await;
     let (access, _) = token_pair(&server.token("ada@example.com").await);
     assert_eq!(me(&browser).await, StatusCode::OK);
-    assert_eq!(
-        server.get_bearer("/me", &access).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(me_as_bearer(&access).await, StatusCode::OK);
     let res = server
-        .with_cookie(Method::POST, "/mfa/totp/setup", &browser)
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&browser, "/mfa/totp/setup", json!({ "password": PASSWORD }))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let secret = res.json::<Value>().await.unwrap()["secret"]
         .as_str()
         .unwrap()
         .to_owned();
-    server
-        .db
-        .execute_unprepared(&deactivate("ada@example.com"))
-        .await
-        .unwrap();
+    deactivate("ada@example.com").await;
     assert_eq!(me(&browser).await, StatusCode::OK, "served from the cache");
     assert_eq!(
-        server.get_bearer("/me", &access).await.status(),
+        me_as_bearer(&access).await,
         StatusCode::OK,
         "served from the cache"
     );
     let res = server
-        .with_cookie(Method::POST, "/mfa/totp/confirm", &browser)
-        .json(&json!({ "code": totp_code(&secret, 0) }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(
+            &browser,
+            "/mfa/totp/confirm",
+            json!({ "code": totp_code(&secret, 0) }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(me(&browser).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        server.get_bearer("/me", &access).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(me_as_bearer(&access).await, StatusCode::UNAUTHORIZED);
 
     // Disabling: bob signs in with his second factor, then turns it off.
     server.register("bob@example.com").await;
@@ -704,18 +678,15 @@ async fn changing_the_second_factor_drops_the_cached_credentials(backend: Backen
     let browser =
         Browser::from_login(verify(&server, &challenge, &totp_code(&secret, 0)).await).await;
     assert_eq!(me(&browser).await, StatusCode::OK);
-    server
-        .db
-        .execute_unprepared(&deactivate("bob@example.com"))
-        .await
-        .unwrap();
+    deactivate("bob@example.com").await;
     assert_eq!(me(&browser).await, StatusCode::OK, "served from the cache");
     let res = server
-        .with_cookie(Method::POST, "/mfa/totp/disable", &browser)
-        .json(&json!({ "code": totp_code(&secret, 1) }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(
+            &browser,
+            "/mfa/totp/disable",
+            json!({ "code": totp_code(&secret, 1) }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(me(&browser).await, StatusCode::UNAUTHORIZED);
 }
@@ -774,20 +745,14 @@ async fn without_an_mfa_key_the_second_factor_routes_are_off(backend: Backend) {
     let browser = server.login("ada@example.com").await;
     for path in ["/mfa/totp/setup", "/mfa/verify"] {
         let res = server
-            .with_cookie(Method::POST, path, &browser)
-            .json(&json!({ "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
+            .post_as_browser(&browser, path, json!({ "password": PASSWORD }))
+            .await;
         assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
     }
     // Sudo by password stays; by code there is nothing to check.
     let res = server
-        .with_cookie(Method::POST, "/sudo", &browser)
-        .json(&json!({ "code": "123456" }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&browser, "/sudo", json!({ "code": "123456" }))
+        .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
 
@@ -835,21 +800,15 @@ async fn the_example_rotate_route_needs_a_second_factor_and_a_fresh_proof(backen
     let res = rotate(&browser).await.unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
     let res = server
-        .with_cookie(Method::POST, "/sudo", &browser)
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&browser, "/sudo", json!({ "password": PASSWORD }))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = rotate(&browser).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     // Sudo renews freshness, not the second factor.
     let res = server
-        .with_cookie(Method::POST, "/sudo", &password_only)
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+        .post_as_browser(&password_only, "/sudo", json!({ "password": PASSWORD }))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = rotate(&password_only).await.unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "mfa_required").await;
