@@ -53,8 +53,17 @@ async fn signed_in_and_cached(server: &Server, email: &str) -> Held {
 
 async fn every_revocation_is_refused_on_the_next_request(backend: Backend) {
     let server = start(backend, |b| b).await;
+    revocations_are_refused(&[&server]).await;
+}
+
+/// Every revocation crudauth makes, on `instances[0]`, with each
+/// credential cached on every instance first: the instance that revoked
+/// refuses the very next request, the others (sharing its PostgreSQL
+/// database) within two seconds.
+async fn revocations_are_refused(instances: &[&Server]) {
+    let server = instances[0];
     // logout
-    let held = signed_in_and_cached(&server, "logout@example.com").await;
+    let held = cached_everywhere(instances, "logout@example.com").await;
     let res = server
         .as_browser(
             &held.browser,
@@ -64,12 +73,9 @@ async fn every_revocation_is_refused_on_the_next_request(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    refused(instances, async |s| me_as_browser(s, &held.browser).await).await;
     assert_eq!(
-        me_as_browser(&server, &held.browser).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        me_as_browser(&server, &held.other_browser).await,
+        me_as_browser(server, &held.other_browser).await,
         StatusCode::OK
     );
     // DELETE /sessions/{id}
@@ -89,22 +95,19 @@ async fn every_revocation_is_refused_on_the_next_request(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        me_as_browser(&server, &held.other_browser).await,
-        StatusCode::UNAUTHORIZED
-    );
+    refused(instances, async |s| {
+        me_as_browser(s, &held.other_browser).await
+    })
+    .await;
     // /revoke
     let res = server
         .post_json("/revoke", json!({ "refresh_token": held.refresh }))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        me_as_bearer(&server, &held.access).await,
-        StatusCode::UNAUTHORIZED
-    );
+    refused(instances, async |s| me_as_bearer(s, &held.access).await).await;
 
     // logout-all
-    let held = signed_in_and_cached(&server, "all@example.com").await;
+    let held = cached_everywhere(instances, "all@example.com").await;
     let res = server
         .as_browser(
             &held.browser,
@@ -114,41 +117,29 @@ async fn every_revocation_is_refused_on_the_next_request(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        me_as_browser(&server, &held.browser).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        me_as_browser(&server, &held.other_browser).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        me_as_bearer(&server, &held.access).await,
-        StatusCode::UNAUTHORIZED
-    );
+    refused(instances, async |s| me_as_browser(s, &held.browser).await).await;
+    refused(instances, async |s| {
+        me_as_browser(s, &held.other_browser).await
+    })
+    .await;
+    refused(instances, async |s| me_as_bearer(s, &held.access).await).await;
 
     // refresh-token reuse
-    let held = signed_in_and_cached(&server, "reuse@example.com").await;
+    let held = cached_everywhere(instances, "reuse@example.com").await;
     let res = server
         .post_json("/refresh", json!({ "refresh_token": held.refresh }))
         .await;
     let (access, _) = token_pair(&res.json().await.unwrap());
-    assert_eq!(me_as_bearer(&server, &access).await, StatusCode::OK);
+    assert_eq!(me_as_bearer(server, &access).await, StatusCode::OK);
     let res = server
         .post_json("/refresh", json!({ "refresh_token": held.refresh }))
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
-    assert_eq!(
-        me_as_bearer(&server, &access).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        me_as_bearer(&server, &held.access).await,
-        StatusCode::UNAUTHORIZED
-    );
+    refused(instances, async |s| me_as_bearer(s, &access).await).await;
+    refused(instances, async |s| me_as_bearer(s, &held.access).await).await;
 
     // password change
-    let held = signed_in_and_cached(&server, "change@example.com").await;
+    let held = cached_everywhere(instances, "change@example.com").await;
     let res = server
         .with_cookie(Method::POST, "/change-password", &held.browser)
         .json(&json!({ "current_password": crudauth_tests::PASSWORD, "new_password": "another passphrase" }))
@@ -156,27 +147,47 @@ async fn every_revocation_is_refused_on_the_next_request(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        me_as_browser(&server, &held.other_browser).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        me_as_bearer(&server, &held.access).await,
-        StatusCode::UNAUTHORIZED
-    );
+    refused(instances, async |s| {
+        me_as_browser(s, &held.other_browser).await
+    })
+    .await;
+    refused(instances, async |s| me_as_bearer(s, &held.access).await).await;
 
     // revoke_user
-    let held = signed_in_and_cached(&server, "revoked@example.com").await;
+    let held = cached_everywhere(instances, "revoked@example.com").await;
     let id = held.browser.user_id.as_i64().unwrap();
     server.auth.revoke_user(id).await.unwrap();
-    assert_eq!(
-        me_as_browser(&server, &held.browser).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        me_as_bearer(&server, &held.access).await,
-        StatusCode::UNAUTHORIZED
-    );
+    refused(instances, async |s| me_as_browser(s, &held.browser).await).await;
+    refused(instances, async |s| me_as_bearer(s, &held.access).await).await;
+}
+
+/// [`signed_in_and_cached`] on the first instance, then each credential
+/// cached on the others too.
+async fn cached_everywhere(instances: &[&Server], email: &str) -> Held {
+    let held = signed_in_and_cached(instances[0], email).await;
+    for other in &instances[1..] {
+        for browser in [&held.browser, &held.other_browser] {
+            assert_eq!(me_as_browser(other, browser).await, StatusCode::OK);
+        }
+        assert_eq!(me_as_bearer(other, &held.access).await, StatusCode::OK);
+    }
+    held
+}
+
+/// `probe` is refused at once on the first instance (the one that
+/// revoked), and within two seconds on the others.
+async fn refused(instances: &[&Server], probe: impl AsyncFn(&Server) -> StatusCode) {
+    assert_eq!(probe(instances[0]).await, StatusCode::UNAUTHORIZED);
+    for other in &instances[1..] {
+        let started = Instant::now();
+        while probe(other).await != StatusCode::UNAUTHORIZED {
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "another instance kept serving a revoked credential"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 /// An edit of the user table outside crudauth: `invalidate_user` makes it
@@ -260,6 +271,18 @@ on_both_backends!(
     user_table_edits_reach_the_cache,
     a_full_cache_evicts,
 );
+
+/// Every revocation path made on one instance reaches another sharing the
+/// PostgreSQL database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_revocation_reaches_a_second_instance() {
+    if !crudauth_tests::postgres_enabled().await {
+        return;
+    }
+    let a = start(Backend::Postgres, |b| b).await;
+    let b = start_beside(&a, |b| b).await;
+    revocations_are_refused(&[&a, &b]).await;
+}
 
 /// Revocation on one instance reaches another sharing the PostgreSQL
 /// database: every one of 200 logouts is refused by the other instance
