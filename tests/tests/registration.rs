@@ -115,6 +115,15 @@ async fn allowlisted_fields_are_stored_as_their_types_and_others_ignored(backend
             .await;
         assert_invalid(res, "display_name: must be a string").await;
     }
+    // PostgreSQL text cannot hold NUL: refused alike on both backends.
+    let res = server
+        .post_json(
+            "/register",
+            json!({ "email": "typed@example.com", "password": "correct horse battery",
+                    "display_name": "A\u{0}da" }),
+        )
+        .await;
+    assert_invalid(res, "display_name: must be a string without NUL characters").await;
     let none = user::Entity::find()
         .filter(user::Column::Email.eq("typed@example.com"))
         .one(&server.db)

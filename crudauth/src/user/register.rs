@@ -99,6 +99,14 @@ pub(crate) fn read(column: &ColumnDef, json: &Json) -> Result<Value, &'static st
             _ => Err(expected),
         };
     }
+    // PostgreSQL's text and JSON cannot hold a NUL character: refused on
+    // every backend alike, rather than failing at the insert.
+    if holds_nul(json) {
+        return Err(match column_type {
+            ColumnType::Json | ColumnType::JsonBinary => "JSON without NUL characters",
+            _ => "a string without NUL characters",
+        });
+    }
     let int = || json.as_i64();
     let uint = || json.as_u64();
     let value = match column_type {
@@ -130,6 +138,16 @@ pub(crate) fn read(column: &ColumnDef, json: &Json) -> Result<Value, &'static st
         _ => None,
     };
     value.ok_or(expected)
+}
+
+/// Whether a string anywhere in `json` (a key too) holds a NUL character.
+fn holds_nul(json: &Json) -> bool {
+    match json {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(holds_nul),
+        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 /// The typed null a nullable column of this type is set to.
@@ -180,6 +198,15 @@ mod tests {
             Ok(Value::Bool(Some(true)))
         );
         assert!(read(&ColumnType::Date.def(), &json!("2024-02-30")).is_err());
+        assert_eq!(
+            read(&text, &json!("A\u{0}da")),
+            Err("a string without NUL characters")
+        );
+        let document = ColumnType::JsonBinary.def();
+        assert!(read(&document, &json!({ "a": ["b"] })).is_ok());
+        for nul in [json!({ "a": ["b\u{0}"] }), json!({ "a\u{0}": 1 })] {
+            assert_eq!(read(&document, &nul), Err("JSON without NUL characters"));
+        }
         assert!(read(&ColumnType::Binary(4).def(), &json!("x")).is_err());
     }
 }
