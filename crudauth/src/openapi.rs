@@ -307,7 +307,7 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
         },
         "paths": paths,
         "components": {
-            "schemas": schemas(auth.inner.users.has_email(), mfa),
+            "schemas": schemas(auth, mfa),
             "securitySchemes": {
                 "session": {
                     "type": "apiKey",
@@ -741,14 +741,16 @@ const EMAIL_PATTERN: &str = r"^\s*[^\s@\x00-\x1f\x7f-\x9f]+@[^\s@.\x00-\x1f\x7f-
 const USERNAME_PATTERN: &str = r"^[^@\x00-\x1f\x7f-\x9f]*$";
 
 /// The request and answer bodies; `email` is required where the user
-/// model has one.
-fn schemas(has_email: bool, mfa: bool) -> Value {
-    let register_required = if has_email {
+/// model has one, a new password's length is the policy's, and
+/// `/register` takes the application's registrable columns too.
+fn schemas(auth: &CrudAuth, mfa: bool) -> Value {
+    let register_required = if auth.inner.users.has_email() {
         json!(["email", "password"])
     } else {
         json!(["username", "password"])
     };
-    let password = json!({ "type": "string", "minLength": 8, "maxLength": 256 });
+    let (min_len, max_len) = auth.inner.password_policy.lengths();
+    let password = json!({ "type": "string", "minLength": min_len, "maxLength": max_len });
     let id = json!({ "oneOf": [{ "type": "integer" }, { "type": "string" }] });
     let flag = json!({ "type": "boolean" });
     let pair = json!({
@@ -998,6 +1000,9 @@ fn schemas(has_email: bool, mfa: bool) -> Value {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);
         }
+    }
+    for (name, schema) in auth.inner.users.register_schema() {
+        all["Register"]["properties"][name] = schema;
     }
     all
 }

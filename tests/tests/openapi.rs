@@ -444,3 +444,31 @@ async fn the_document_follows_the_configuration() {
         }
     }
 }
+
+/// `/register`'s body lists the application's registrable columns as their
+/// types, and new passwords carry the policy's lengths.
+#[tokio::test]
+async fn the_document_follows_the_registration_settings() {
+    let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+    let auth = example_web_and_api::auth_builder(db, crudauth_tests::config())
+        .password_policy(crudauth::PasswordPolicy::default().min_len(12).max_len(64))
+        .build()
+        .unwrap();
+    let doc = serde_json::to_value(auth.openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let register = &schemas["Register"]["properties"];
+    assert_eq!(
+        register["display_name"],
+        json!({ "type": ["string", "null"], "pattern": r"^[^\x00]*$" })
+    );
+    assert!(register["is_superuser"].is_null(), "not registrable");
+    for (schema, field) in [
+        ("Register", "password"),
+        ("ChangePassword", "new_password"),
+        ("ResetConfirm", "new_password"),
+    ] {
+        let password = &schemas[schema]["properties"][field];
+        assert_eq!(password["minLength"], 12, "{schema}.{field}");
+        assert_eq!(password["maxLength"], 64, "{schema}.{field}");
+    }
+}

@@ -153,6 +153,11 @@ impl PasswordPolicy {
         self
     }
 
+    /// The fewest and the most characters a password may have.
+    pub(crate) fn lengths(&self) -> (usize, usize) {
+        (self.min_len, self.max_len)
+    }
+
     /// Refuses bounds no password can meet, or that invite huge inputs.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |reason| {

@@ -91,6 +91,9 @@ pub(crate) trait UserStore: Send + Sync {
         fields: Vec<String>,
         hook: Option<NewUserHook>,
     ) -> Result<(), ConfigError>;
+    /// The JSON schema of each allowlisted column, for the OpenAPI
+    /// document.
+    fn register_schema(&self) -> Vec<(String, serde_json::Value)>;
     /// The allowlisted columns among `given`, read as their types; the
     /// other entries are ignored.
     fn register_values(
@@ -499,6 +502,16 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         self.register_fields = fields;
         self.new_user = hook;
         Ok(())
+    }
+
+    fn register_schema(&self) -> Vec<(String, serde_json::Value)> {
+        self.register_fields
+            .iter()
+            .filter_map(|name| {
+                let schema = register::json_schema(&column_named::<U>(name)?.def())?;
+                Some((name.clone(), schema))
+            })
+            .collect()
     }
 
     fn register_values(

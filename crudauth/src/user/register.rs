@@ -87,6 +87,42 @@ pub(crate) fn expected(column: &ColumnDef) -> Option<&'static str> {
     })
 }
 
+/// The JSON schema of what [`read`] accepts for `column`; `None` for a
+/// column it cannot read.
+pub(crate) fn json_schema(column: &ColumnDef) -> Option<Json> {
+    let integer = |min: i64, max: u64| serde_json::json!({ "type": "integer", "minimum": min, "maximum": max });
+    let no_nul = r"^[^\x00]*$";
+    let mut schema = match column.get_column_type() {
+        ColumnType::Char(_) | ColumnType::String(_) | ColumnType::Text => {
+            serde_json::json!({ "type": "string", "pattern": no_nul })
+        }
+        ColumnType::TinyInteger => integer(i8::MIN.into(), i8::MAX as u64),
+        ColumnType::SmallInteger => integer(i16::MIN.into(), i16::MAX as u64),
+        ColumnType::Integer => integer(i32::MIN.into(), i32::MAX as u64),
+        ColumnType::BigInteger => integer(i64::MIN, i64::MAX as u64),
+        ColumnType::TinyUnsigned => integer(0, u8::MAX.into()),
+        ColumnType::SmallUnsigned => integer(0, u16::MAX.into()),
+        ColumnType::Unsigned => integer(0, u32::MAX.into()),
+        ColumnType::BigUnsigned => integer(0, u64::MAX),
+        ColumnType::Float | ColumnType::Double => serde_json::json!({ "type": "number" }),
+        ColumnType::Boolean => serde_json::json!({ "type": "boolean" }),
+        ColumnType::Json | ColumnType::JsonBinary => serde_json::json!({
+            "description": "Any JSON value, without NUL characters in its strings.",
+        }),
+        ColumnType::Uuid => serde_json::json!({ "type": "string", "format": "uuid" }),
+        ColumnType::Date => serde_json::json!({ "type": "string", "format": "date" }),
+        _ => return None,
+    };
+    if let Some(kind) = schema.get("type").cloned() {
+        if column.is_null() {
+            schema["type"] = serde_json::json!([kind, "null"]);
+        }
+    } else if !column.is_null() {
+        schema["not"] = serde_json::json!({ "type": "null" });
+    }
+    Some(schema)
+}
+
 /// Reads `json` as a value of `column`'s type: a null only for a nullable
 /// column, a number only for a numeric column and within its range, and so
 /// on. `Err` holds what the column takes.
