@@ -154,6 +154,7 @@ impl PasswordPolicy {
     }
 
     /// The fewest and the most characters a password may have.
+    #[cfg(feature = "openapi")]
     pub(crate) fn lengths(&self) -> (usize, usize) {
         (self.min_len, self.max_len)
     }

@@ -93,6 +93,7 @@ pub(crate) trait UserStore: Send + Sync {
     ) -> Result<(), ConfigError>;
     /// The JSON schema of each allowlisted column, for the OpenAPI
     /// document.
+    #[cfg(feature = "openapi")]
     fn register_schema(&self) -> Vec<(String, serde_json::Value)>;
     /// The allowlisted columns among `given`, read as their types; the
     /// other entries are ignored.
@@ -504,6 +505,7 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         Ok(())
     }
 
+    #[cfg(feature = "openapi")]
     fn register_schema(&self) -> Vec<(String, serde_json::Value)> {
         self.register_fields
             .iter()
@@ -612,12 +614,8 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
         let row = NewRow {
-            email: Some(email),
-            username: None,
-            hash,
-            fields: Vec::new(),
             verified: true,
-            superuser: false,
+            ..NewRow::by_email(email, hash)
         };
         Box::pin(insert::<U, _>(db, row, self.new_user.as_ref()))
     }
@@ -707,12 +705,8 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         hash: String,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
         let row = NewRow {
-            email: Some(email),
-            username: None,
-            hash,
-            fields: Vec::new(),
-            verified: false,
             superuser: true,
+            ..NewRow::by_email(email, hash)
         };
         Box::pin(insert::<U, _>(db, row, self.new_user.as_ref()))
     }
@@ -732,6 +726,21 @@ struct NewRow {
     fields: Vec<(String, Value)>,
     verified: bool,
     superuser: bool,
+}
+
+impl NewRow {
+    /// An account known by its email address alone, nothing else set.
+    #[cfg(any(feature = "oidc", feature = "cli"))]
+    fn by_email(email: String, hash: String) -> Self {
+        Self {
+            email: Some(email),
+            username: None,
+            hash,
+            fields: Vec::new(),
+            verified: false,
+            superuser: false,
+        }
+    }
 }
 
 /// Inserts a user: a fresh key when the key type makes its own, active,

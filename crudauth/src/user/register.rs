@@ -89,6 +89,7 @@ pub(crate) fn expected(column: &ColumnDef) -> Option<&'static str> {
 
 /// The JSON schema of what [`read`] accepts for `column`; `None` for a
 /// column it cannot read.
+#[cfg(feature = "openapi")]
 pub(crate) fn json_schema(column: &ColumnDef) -> Option<Json> {
     let integer = |min: i64, max: u64| serde_json::json!({ "type": "integer", "minimum": min, "maximum": max });
     let no_nul = r"^[^\x00]*$";
@@ -214,6 +215,25 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn the_schema_says_what_read_accepts() {
+        let small = ColumnType::SmallInteger.def();
+        assert_eq!(
+            json_schema(&small),
+            Some(json!({ "type": "integer", "minimum": -32768, "maximum": 32767 }))
+        );
+        assert!(read(&small, &json!(32767)).is_ok() && read(&small, &json!(32768)).is_err());
+        assert_eq!(
+            json_schema(&ColumnType::Uuid.def().null()),
+            Some(json!({ "type": ["string", "null"], "format": "uuid" }))
+        );
+        let document = json_schema(&ColumnType::Json.def()).unwrap();
+        assert_eq!(document["not"], json!({ "type": "null" }));
+        assert!(read(&ColumnType::Json.def(), &json!(null)).is_err());
+        assert_eq!(json_schema(&ColumnType::Binary(4).def()), None);
+    }
 
     #[test]
     fn values_are_read_as_the_column_type_says() {
