@@ -137,12 +137,19 @@ pub(crate) fn read(column: &ColumnDef, json: &Json) -> Result<Value, &'static st
         };
     }
     // PostgreSQL's text and JSON cannot hold a NUL character: refused on
-    // every backend alike, rather than failing at the insert.
-    if holds_nul(json) {
-        return Err(match column_type {
-            ColumnType::Json | ColumnType::JsonBinary => "JSON without NUL characters",
-            _ => "a string without NUL characters",
-        });
+    // every backend alike, rather than failing at the insert. (Other
+    // columns never store the string they are sent.)
+    let nul_refusal = match column_type {
+        ColumnType::Char(_) | ColumnType::String(_) | ColumnType::Text => {
+            Some("a string without NUL characters")
+        }
+        ColumnType::Json | ColumnType::JsonBinary => Some("JSON without NUL characters"),
+        _ => None,
+    };
+    if let Some(refusal) = nul_refusal
+        && holds_nul(json)
+    {
+        return Err(refusal);
     }
     let int = || json.as_i64();
     let uint = || json.as_u64();
@@ -260,6 +267,7 @@ mod tests {
         );
         let document = ColumnType::JsonBinary.def();
         assert!(read(&document, &json!({ "a": ["b"] })).is_ok());
+        assert_eq!(read(&int, &json!("7\u{0}")), Err("an integer in range"));
         for nul in [json!({ "a": ["b\u{0}"] }), json!({ "a\u{0}": 1 })] {
             assert_eq!(read(&document, &nul), Err("JSON without NUL characters"));
         }
