@@ -136,14 +136,17 @@ async fn concurrent_failures_lock_exactly_as_sequential_ones(backend: Backend) {
 }
 
 async fn each_lock_doubles(backend: Backend) {
+    // Locks end on whole seconds: a 1 s lock can run out within a few
+    // milliseconds of being set (CI saw the very next request pass), so
+    // the shortest lock here is 2 s, at least one second of it left.
     let policy = LockoutPolicy {
         attempts: 2,
-        base: Duration::from_secs(1),
+        base: Duration::from_secs(2),
         ..LockoutPolicy::default()
     };
     let server = start(backend, move |b| b.lockout(policy)).await;
     server.register("ada@example.com").await;
-    for expected in [1, 2, 4] {
+    for expected in [2, 4, 8] {
         for _ in 0..2 {
             assert_eq!(
                 login(&server, "ada@example.com", "wrong password", None)
