@@ -27,6 +27,33 @@ macro_rules! audit {
     };
 }
 
+/// `value` as a log line shows it: control characters (a newline that
+/// would start a forged `crudauth::audit` line, a terminal escape) and the
+/// backslash are written as Rust escapes (`\n`, `\u{1b}`, `\\`). Every
+/// value a request or a provider supplied goes through here on its way to
+/// a log line.
+pub(crate) fn escaped(value: &str) -> Escaped<'_> {
+    Escaped(value)
+}
+
+/// See [`escaped`].
+pub(crate) struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for c in self.0.chars() {
+            // U+2028/2029 end a line for some log viewers.
+            if c.is_control() || c == '\\' || c == '\u{2028}' || c == '\u{2029}' {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The client address as logged: the address, or `unknown` when the app is
 /// served without the socket peer.
 fn ip_text(ip: Option<IpAddr>) -> String {
@@ -45,7 +72,7 @@ pub(crate) fn login_succeeded(user_id: &UserId, ip: Option<IpAddr>, transport: &
         "login_succeeded",
         user_id = %user_id,
         ip = %ip_text(ip),
-        transport = transport
+        transport = %escaped(transport)
     );
 }
 
@@ -57,7 +84,7 @@ pub(crate) fn login_failed(user_id: Option<&UserId>, ip: Option<IpAddr>, reason:
         "login_failed",
         user_id = %user_id.map(ToString::to_string).unwrap_or_default(),
         ip = %ip_text(ip),
-        reason = reason
+        reason = %escaped(reason)
     );
 }
 
@@ -81,7 +108,7 @@ pub(crate) fn locked(user_id: Option<&UserId>, ip: Option<IpAddr>, scope: &str, 
         "locked",
         user_id = %user_id.map(ToString::to_string).unwrap_or_default(),
         ip = %ip_text(ip),
-        reason = scope,
+        reason = %escaped(scope),
         lock_secs = secs
     );
 }
@@ -114,8 +141,8 @@ pub(crate) fn user_revoked(user_id: &str, reason: &str, ended: u64) {
     audit!(
         Level::INFO,
         "user_revoked",
-        user_id = user_id,
-        reason = reason,
+        user_id = %escaped(user_id),
+        reason = %escaped(reason),
         ended = ended
     );
 }
@@ -125,7 +152,7 @@ pub(crate) fn token_reuse_detected(user_id: &str) {
     audit!(
         Level::WARN,
         "token_reuse_detected",
-        user_id = user_id,
+        user_id = %escaped(user_id),
         transport = "bearer",
         reason = "refresh_token_reused"
     );
@@ -137,9 +164,9 @@ pub(crate) fn token_issued(user_id: &str, reason: &str) {
     audit!(
         Level::INFO,
         "token_issued",
-        user_id = user_id,
+        user_id = %escaped(user_id),
         transport = "bearer",
-        reason = reason
+        reason = %escaped(reason)
     );
 }
 
@@ -162,7 +189,7 @@ pub(crate) fn csrf_refused(ip: Option<IpAddr>, reason: &str) {
         "csrf_refused",
         ip = %ip_text(ip),
         transport = "session",
-        reason = reason
+        reason = %escaped(reason)
     );
 }
 
@@ -174,7 +201,7 @@ pub(crate) fn password_changed(user_id: &UserId, reason: &str) {
         Level::INFO,
         "password_changed",
         user_id = %user_id,
-        reason = reason
+        reason = %escaped(reason)
     );
 }
 
@@ -221,7 +248,7 @@ pub(crate) fn mfa_challenged(user_id: &UserId, ip: Option<IpAddr>, transport: &s
         "mfa_challenged",
         user_id = %user_id,
         ip = %ip_text(ip),
-        transport = transport
+        transport = %escaped(transport)
     );
 }
 
@@ -232,7 +259,7 @@ pub(crate) fn mfa_enabled(user_id: &UserId, ip: Option<IpAddr>, transport: &str)
         "mfa_enabled",
         user_id = %user_id,
         ip = %ip_text(ip),
-        transport = transport
+        transport = %escaped(transport)
     );
 }
 
@@ -243,7 +270,7 @@ pub(crate) fn mfa_disabled(user_id: &UserId, ip: Option<IpAddr>, transport: &str
         "mfa_disabled",
         user_id = %user_id,
         ip = %ip_text(ip),
-        transport = transport
+        transport = %escaped(transport)
     );
 }
 
@@ -258,7 +285,7 @@ pub(crate) fn mfa_recovery_codes_regenerated(
         "mfa_recovery_codes_regenerated",
         user_id = %user_id,
         ip = %ip_text(ip),
-        transport = transport
+        transport = %escaped(transport)
     );
 }
 
@@ -267,7 +294,7 @@ pub(crate) fn mfa_recovery_code_used(user_id: &str) {
     audit!(
         Level::WARN,
         "mfa_recovery_code_used",
-        user_id = user_id,
+        user_id = %escaped(user_id),
         reason = "recovery_code"
     );
 }
@@ -280,7 +307,7 @@ pub(crate) fn mfa_failed(user_id: &UserId, ip: Option<IpAddr>, reason: &str) {
         "mfa_failed",
         user_id = %user_id,
         ip = %ip_text(ip),
-        reason = reason
+        reason = %escaped(reason)
     );
 }
 
@@ -292,8 +319,8 @@ pub(crate) fn sudo(user_id: &UserId, ip: Option<IpAddr>, transport: &str, reason
         "sudo",
         user_id = %user_id,
         ip = %ip_text(ip),
-        transport = transport,
-        reason = reason
+        transport = %escaped(transport),
+        reason = %escaped(reason)
     );
 }
 
@@ -309,8 +336,8 @@ pub(crate) fn oauth_linked(user_id: &UserId, ip: Option<IpAddr>, provider: &str,
         user_id = %user_id,
         ip = %ip_text(ip),
         transport = "session",
-        provider = provider,
-        reason = reason
+        provider = %escaped(provider),
+        reason = %escaped(reason)
     );
 }
 
@@ -322,7 +349,7 @@ pub(crate) fn oauth_unlinked(user_id: &UserId, ip: Option<IpAddr>, provider: &st
         "oauth_unlinked",
         user_id = %user_id,
         ip = %ip_text(ip),
-        provider = provider
+        provider = %escaped(provider)
     );
 }
 
@@ -335,8 +362,8 @@ pub(crate) fn oauth_failed(ip: Option<IpAddr>, provider: &str, reason: &str) {
         "oauth_failed",
         ip = %ip_text(ip),
         transport = "session",
-        provider = provider,
-        reason = reason
+        provider = %escaped(provider),
+        reason = %escaped(reason)
     );
 }
 

@@ -240,6 +240,19 @@ fn random_secret() -> Vec<u8> {
     key
 }
 
+/// No mail sender: the mailed links (verification, reset) are written to
+/// the log. Said once per process, however many instances are built.
+fn warn_mail_to_log() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "crudauth: no mail sender (CRUDAUTH_SMTP_URL or `.email_sender(..)`): verification \
+             and reset links go to the log, where anyone who reads it can use them; \
+             configure SMTP before production"
+        );
+    });
+}
+
 /// Settings that are allowed but leave a defence off: said once, at start.
 fn warn_about_relaxed_settings(config: &CrudAuthConfig) {
     if !config.cookies.secure {
@@ -672,7 +685,10 @@ impl CrudAuthBuilder {
         let email_sender = match (self.email_sender, config.smtp_url.as_deref()) {
             (Some(sender), _) => Some(sender),
             (None, Some(url)) => Some(Arc::new(SmtpSender::new(url, &config.mail_from)?) as _),
-            (None, None) => None,
+            (None, None) => {
+                warn_mail_to_log();
+                None
+            }
         };
         if email_sender.is_some() && config.public_origin.is_none() {
             return Err(ConfigError::Invalid {

@@ -11,6 +11,9 @@ use crate::config::CookiePolicy;
 const SESSION: &str = "session_id";
 /// The CSRF cookie's name without prefix.
 const CSRF: &str = "csrf_token";
+/// The name without prefix of the cookie holding a provider sign-in's
+/// second-factor challenge.
+const MFA: &str = "crudauth_mfa";
 
 impl CookiePolicy {
     fn name(&self, base: &str) -> String {
@@ -27,6 +30,17 @@ impl CookiePolicy {
 
     pub(crate) fn csrf_name(&self) -> String {
         self.name(CSRF)
+    }
+
+    pub(crate) fn mfa_name(&self) -> String {
+        self.name(MFA)
+    }
+
+    /// `Set-Cookie` for the challenge a provider sign-in left for
+    /// `/mfa/verify` (`HttpOnly`: no script needs it); an empty value and
+    /// `max_age` 0 delete it.
+    pub(crate) fn mfa_challenge(&self, challenge: &str, max_age: i64) -> String {
+        self.build(self.mfa_name(), challenge.to_owned(), true, Some(max_age))
     }
 
     fn build(&self, name: String, value: String, http_only: bool, max_age: Option<i64>) -> String {

@@ -183,6 +183,10 @@ pub enum AuthError {
     /// 400: the account a sign-in would open is inactive.
     #[error("this account is inactive")]
     AccountInactive,
+    /// 400: the owner unlinked this provider identity; only they can link
+    /// it again (signed in, with a fresh proof, through `?link=1`).
+    #[error("this identity was unlinked from its account; sign in another way and link it again")]
+    IdentityUnlinked,
     /// 409: unlinking would leave the account no way to sign in.
     #[error("this is the account's last way to sign in; set a password first")]
     LastSignInMethod,
@@ -219,6 +223,7 @@ impl AuthError {
             | Self::EmailMissing
             | Self::EmailUnverified
             | Self::ProviderAlreadyLinked
+            | Self::IdentityUnlinked
             | Self::AccountInactive => StatusCode::BAD_REQUEST,
             Self::LastSignInMethod | Self::PasswordExists => StatusCode::CONFLICT,
         }
@@ -255,6 +260,7 @@ impl AuthError {
             Self::EmailUnverified => "email_unverified",
             Self::ProviderAlreadyLinked => "provider_already_linked",
             Self::AccountInactive => "account_inactive",
+            Self::IdentityUnlinked => "identity_unlinked",
             Self::LastSignInMethod => "last_sign_in_method",
             Self::PasswordExists => "password_exists",
         }

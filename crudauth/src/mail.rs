@@ -164,12 +164,25 @@ impl EmailSender for LogSender {
     fn send(&self, email: Email) -> SendFuture<'_> {
         tracing::info!(
             kind = %email.kind,
-            to = %email.to,
-            link = email.link.as_deref().unwrap_or(""),
+            to = %crate::audit::escaped(&masked(&email.to)),
+            link = %crate::audit::escaped(email.link.as_deref().unwrap_or("")),
             "crudauth: mail \"{}\"",
-            email.subject
+            crate::audit::escaped(&email.subject)
         );
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// An address as the log shows it: the first character of the local part
+/// and the domain (`a***@example.com`), enough to tell mails apart without
+/// writing a mailbox into the log.
+fn masked(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
     }
 }
 
@@ -301,7 +314,7 @@ impl Mailer {
             let email = match err {
                 mpsc::error::TrySendError::Full(e) | mpsc::error::TrySendError::Closed(e) => e,
             };
-            tracing::error!(kind = %email.kind, to = %email.to, "crudauth: mail queue full; mail dropped");
+            tracing::error!(kind = %email.kind, to = %crate::audit::escaped(&masked(&email.to)), "crudauth: mail queue full; mail dropped");
         }
     }
 }
@@ -334,8 +347,8 @@ async fn deliver(sender: &dyn EmailSender, email: Email) {
     }
     tracing::error!(
         kind = %email.kind,
-        to = %email.to,
-        error = %last,
+        to = %crate::audit::escaped(&masked(&email.to)),
+        error = %crate::audit::escaped(&last),
         "crudauth: mail not sent after {TRIES} tries"
     );
 }

@@ -58,6 +58,7 @@ const CODES: &[&str] = &[
     "email_unverified",
     "provider_already_linked",
     "account_inactive",
+    "identity_unlinked",
     "last_sign_in_method",
     "password_exists",
 ];
@@ -513,7 +514,9 @@ fn mfa_paths(add: &mut impl FnMut(&str, &str, Value), any: &impl Fn(bool) -> Val
         operation(
             "mfa_verify",
             "Completes a login's challenge with a code (or a recovery code): \
-             what the login started, a session or a token pair.",
+             what the login started, a session or a token pair. Without \
+             `challenge`, the one a provider sign-in left in the \
+             `crudauth_mfa` cookie.",
             json!([]),
             Some("MfaVerify"),
             (
@@ -569,19 +572,30 @@ fn oauth_paths(
         json!([]),
         None,
         (302, "To the provider.", Value::Null),
-        &[(404, "not_found"), (429, "rate_limited")],
+        &[
+            (401, "unauthenticated"),
+            (403, "reauthentication_required"),
+            (404, "not_found"),
+            (429, "rate_limited"),
+        ],
     );
     authorize["responses"]["302"] = redirect("To the provider; the flow cookie set.");
     authorize["parameters"] = json!([
         provider,
         query("redirect_to", "A same-origin path to land on afterwards."),
+        query(
+            "link",
+            "`1`: the signed-in owner (fresh proof) links an identity they unlinked.",
+        ),
     ]);
     add("/oauth/{provider}/authorize", "get", authorize);
     let mut callback = operation(
         "oauth_callback",
         "Where the provider sends the browser back: a session, and a redirect \
          to `redirect_to` (or to `/?error=<code>`; a client asking for JSON \
-         gets the error body instead).",
+         gets the error body instead). An account with a second factor gets \
+         no session: the challenge goes into the `crudauth_mfa` cookie and \
+         `redirect_to` gains `mfa_required=1`.",
         json!([]),
         None,
         (302, "", Value::Null),
@@ -591,6 +605,7 @@ fn oauth_paths(
             (400, "email_missing"),
             (400, "email_unverified"),
             (400, "provider_already_linked"),
+            (400, "identity_unlinked"),
             (400, "account_inactive"),
             (404, "not_found"),
         ],
@@ -630,6 +645,7 @@ fn oauth_paths(
         &[
             (401, "unauthenticated"),
             (403, "csrf_failed"),
+            (403, "reauthentication_required"),
             (404, "not_found"),
             (409, "last_sign_in_method"),
         ],
@@ -646,14 +662,15 @@ fn oauth_paths(
         "post",
         operation(
             "set_password",
-            "Gives an account a provider made a password; every other session \
-             and token family ends.",
+            "Gives an account a provider made a password, within 5 minutes of \
+             a sign-in or `/sudo`; every other session and token family ends.",
             any(true),
             Some("SetPassword"),
             (200, "Set.", schema("PasswordChanged")),
             &[
                 (401, "unauthenticated"),
                 (403, "csrf_failed"),
+                (403, "reauthentication_required"),
                 (409, "password_exists"),
             ],
         ),
@@ -993,7 +1010,7 @@ fn schemas(auth: &CrudAuth, mfa: bool) -> Value {
             },
             "MfaVerify": {
                 "type": "object",
-                "required": ["challenge", "code"],
+                "required": ["code"],
                 "properties": { "challenge": text, "code": text },
             },
         });

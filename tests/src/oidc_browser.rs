@@ -91,7 +91,7 @@ pub async fn setup_with(
     backend: Backend,
     list: &[(&str, &str, bool)],
     client: (&str, Option<&str>),
-    tweak: fn(CrudAuthBuilder) -> CrudAuthBuilder,
+    tweak: impl FnOnce(CrudAuthBuilder) -> CrudAuthBuilder,
 ) -> Option<Setup> {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");

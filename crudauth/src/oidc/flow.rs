@@ -28,6 +28,11 @@ pub(crate) struct Flow {
     pub redirect_to: String,
     #[serde(rename = "e")]
     pub expires_at: i64,
+    /// The signed-in owner who started the flow with `?link=1` within a
+    /// fresh proof: the one account an identity it unlinked may be linked
+    /// to again.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub link_user: Option<String>,
 }
 
 fn mac(secret: &[u8], payload: &str) -> Hmac<Sha256> {
@@ -94,6 +99,7 @@ mod tests {
             verifier: "v".into(),
             redirect_to: "/next".into(),
             expires_at: 1_000,
+            link_user: None,
         }
     }
 

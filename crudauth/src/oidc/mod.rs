@@ -330,6 +330,7 @@ impl OidcProvider {
             verifier: verifier.secret().clone(),
             redirect_to: "/".to_owned(),
             expires_at: 0,
+            link_user: None,
         };
         (url.to_string(), flow)
     }

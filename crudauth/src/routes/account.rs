@@ -185,6 +185,7 @@ pub(super) async fn change_password(
         &user,
         hash,
         AuthError::InvalidCredentials,
+        true,
     )
     .await?;
     audit::password_changed(&user.id, "change_password");
@@ -199,13 +200,15 @@ pub(super) async fn change_password(
 /// that a login racing the change creates with the old password. The
 /// caller's own session survives under a new id (a thief holding the old
 /// cookie is out), answered with its new cookies; the rest are deleted to
-/// keep the tables clean.
+/// keep the tables clean. `proof`: the request proved the current password,
+/// which renews the session's freshness.
 pub(super) async fn replace_password(
     auth: &CrudAuth,
     principal: &Principal,
     user: &LoadedUser,
     hash: String,
     raced: AuthError,
+    proof: bool,
 ) -> Result<Response, AuthError> {
     let epoch = password_epoch(&hash);
     let owner = user.id.to_string();
@@ -220,7 +223,7 @@ pub(super) async fn replace_password(
         return Err(raced);
     }
     let rotated = match principal.session_id.as_deref() {
-        Some(id) => sessions::rotate(&txn, id, &epoch).await?,
+        Some(id) => sessions::rotate(&txn, id, &epoch, proof).await?,
         None => None,
     };
     let keep = rotated.as_ref().map(|(row, _)| row.id.as_str());

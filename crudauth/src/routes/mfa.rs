@@ -7,6 +7,8 @@ use std::net::IpAddr;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -25,12 +27,12 @@ use crate::store::{self as db_store, families, sessions};
 use crate::tokens::{self, now};
 use crate::transport::bearer::BearerTransport;
 use crate::transport::session::SessionTransport;
-use crate::{audit, csrf, lockout, revocation};
+use crate::{audit, cookies, csrf, lockout, revocation};
 
 /// How long a proof keeps the credential fresh for crudauth's own fresh
 /// routes (disable, new recovery codes), and what `/sudo`'s `fresh_until`
 /// reports.
-const FRESH_SECS: i64 = 300;
+pub(super) const FRESH_SECS: i64 = 300;
 
 /// What a login will issue once its second factor passes.
 pub(super) enum Pending {
@@ -46,7 +48,38 @@ pub(super) async fn challenge(
     pending: Pending,
     ip: Option<IpAddr>,
 ) -> Result<Option<Response>, AuthError> {
-    let db = &auth.inner.db;
+    let Some(challenge) = open_challenge(auth, user, pending, ip).await? else {
+        return Ok(None);
+    };
+    let body = json!({
+        "mfa_required": true,
+        "challenge": challenge,
+        "expires_in": CHALLENGE_SECS,
+    });
+    Ok(Some(Json(body).into_response()))
+}
+
+/// For an account with a confirmed second factor, a stored challenge
+/// that `/mfa/verify` completes into what `pending` describes, and its
+/// secret; `None` for any other account. Every path that would sign an
+/// account in goes through here first (SPEC section 13).
+pub(super) async fn open_challenge(
+    auth: &CrudAuth,
+    user: &LoadedUser,
+    pending: Pending,
+    ip: Option<IpAddr>,
+) -> Result<Option<String>, AuthError> {
+    open_challenge_on(auth, &auth.inner.db, user, pending, ip).await
+}
+
+/// [`open_challenge`] on `db`, a transaction the caller commits.
+pub(super) async fn open_challenge_on<C: sea_orm::ConnectionTrait>(
+    auth: &CrudAuth,
+    db: &C,
+    user: &LoadedUser,
+    pending: Pending,
+    ip: Option<IpAddr>,
+) -> Result<Option<String>, AuthError> {
     let owner = user.id.to_string();
     if !store::enabled(db, &owner).await? {
         return Ok(None);
@@ -77,12 +110,7 @@ pub(super) async fn challenge(
     )
     .await?;
     audit::mfa_challenged(&user.id, ip, transport);
-    let body = json!({
-        "mfa_required": true,
-        "challenge": challenge,
-        "expires_in": CHALLENGE_SECS,
-    });
-    Ok(Some(Json(body).into_response()))
+    Ok(Some(challenge))
 }
 
 /// The key, or 404 (the routes are mounted only with one).
@@ -355,7 +383,9 @@ pub(super) async fn recovery_codes(
 
 #[derive(Deserialize)]
 pub(super) struct VerifyRequest {
-    challenge: String,
+    /// The challenge `/login` or `/token` answered; absent after a provider
+    /// sign-in, whose challenge is in the `crudauth_mfa` cookie.
+    challenge: Option<String>,
     code: String,
 }
 
@@ -369,16 +399,30 @@ pub(super) async fn verify(
 ) -> Result<Response, AuthError> {
     let key = key(&auth)?;
     let db = &auth.inner.db;
-    if !tokens::well_formed(&form.challenge) {
+    let config = &auth.inner.config;
+    let from_cookie = form.challenge.is_none();
+    let challenge = match form.challenge {
+        Some(challenge) => challenge,
+        None => {
+            // A cookie rides along on any request the browser makes: the
+            // same origin checks as a session's unsafe request.
+            csrf::check_origin(&parts, config)?;
+            cookies::find(&parts.headers, &config.cookies.mfa_name()).ok_or(DEAD_CHALLENGE)?
+        }
+    };
+    if !tokens::well_formed(&challenge) {
         return Err(DEAD_CHALLENGE);
     }
-    let Some(row) = store::live_challenge(db, &form.challenge, MAX_CODE_ATTEMPTS).await? else {
+    let Some(row) = store::live_challenge(db, &challenge, MAX_CODE_ATTEMPTS).await? else {
         return Err(DEAD_CHALLENGE);
     };
     let session = row.transport == SessionTransport::NAME;
     if session {
         // As at /login: a cross-site post would sign the victim in.
-        csrf::check_origin(&parts, &auth.inner.config)?;
+        csrf::check_origin(&parts, config)?;
+    } else if from_cookie {
+        // The cookie only ever holds a session challenge.
+        return Err(DEAD_CHALLENGE);
     }
     let Some(id) = auth.inner.users.parse_id(&row.user_id) else {
         return Err(DEAD_CHALLENGE);
@@ -404,7 +448,14 @@ pub(super) async fn verify(
         return Err(AuthError::InvalidToken("this login has ended"));
     };
     if session {
-        session::start(&auth, &user, client, &parts, row.remember_me, true).await
+        let mut response =
+            session::start(&auth, &user, client, &parts, row.remember_me, true).await?;
+        if from_cookie
+            && let Ok(clear) = HeaderValue::from_str(&config.cookies.mfa_challenge("", 0))
+        {
+            response.headers_mut().append(SET_COOKIE, clear);
+        }
+        Ok(response)
     } else {
         token::start(&auth, &user, &row.scope, true, client.ip).await
     }

@@ -3,7 +3,7 @@
 //! `/set-password` for the accounts a provider made.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::header::{ACCEPT, LOCATION};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -12,20 +12,23 @@ use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::mfa::{self, FRESH_SECS, Pending};
 use super::{Empty, emit, with_cookies};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Client, Current, Submitted};
+use crate::guard::require_fresh;
 use crate::oidc::{Flow, Identity, OidcProvider, safe_redirect};
 use crate::password::policy::PasswordContext;
 use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
+use crate::store::mfa as mfa_store;
 use crate::store::sessions::{self, NewSession};
 use crate::store::users::CreateError;
-use crate::store::{self, families, identities};
+use crate::store::{self, families, identities, one_time};
 use crate::tokens::{now, password_epoch};
 use crate::transport::session::SessionTransport;
-use crate::{audit, cookies, csrf, lockout, password, revocation, tokens};
+use crate::{audit, cookies, csrf, lockout, password, revocation, tokens, transport};
 
 /// The flow cookie's name without prefix.
 const FLOW_COOKIE: &str = "oauth_state";
@@ -78,24 +81,37 @@ fn found(location: &str) -> Response {
     response
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct AuthorizeQuery {
     redirect_to: Option<String>,
+    link: Option<String>,
 }
 
 pub(super) async fn authorize(
     State(auth): State<CrudAuth>,
     Path(name): Path<String>,
     client: Client,
-    RawQuery(query): RawQuery,
+    mut parts: Parts,
 ) -> Result<Response, AuthError> {
     let provider = provider(&auth, &name)?;
     lockout::throttle_oauth(&auth, client.ip).await?;
-    let query: AuthorizeQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
-        .unwrap_or(AuthorizeQuery { redirect_to: None });
+    let query: AuthorizeQuery =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap_or_default();
+    // Linking an identity again is the owner's act: signed in in this
+    // browser, with a proof as recent as the unlinking needed.
+    let link_user = if query.link.as_deref() == Some("1") {
+        let principal = transport::resolve(&mut parts, &auth, transport::session_only(&auth))
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        require_fresh(&principal, FRESH_SECS)?;
+        Some(principal.user_id.to_string())
+    } else {
+        None
+    };
     let (url, mut flow) = provider.authorize(&redirect_uri(&auth, &name));
     flow.redirect_to = safe_redirect(query.redirect_to.as_deref());
     flow.expires_at = now() + crate::oidc::FLOW_SECS;
+    flow.link_user = link_user;
     let cookie = flow_cookie(&auth, flow.seal(&auth.inner.secret), crate::oidc::FLOW_SECS);
     let mut response = found(&url);
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -170,7 +186,11 @@ async fn sign_in(
         .filter(|flow| flow.state_matches(query.state.as_deref().unwrap_or_default()))
         .ok_or(AuthError::InvalidState)?;
     if let Some(error) = query.error {
-        tracing::info!(provider = provider.name(), error = %error.chars().take(64).collect::<String>(), "crudauth: the provider refused the sign-in");
+        tracing::info!(
+            provider = provider.name(),
+            error = %audit::escaped(&error.chars().take(64).collect::<String>()),
+            "crudauth: the provider refused the sign-in"
+        );
         return Err(AuthError::OAuthFailed);
     }
     let code = query.code.ok_or(AuthError::OAuthFailed)?;
@@ -178,11 +198,37 @@ async fn sign_in(
         .sign_in(&code, &flow, &redirect_uri(auth, provider.name()))
         .await
         .map_err(|failed| {
-            tracing::warn!(provider = provider.name(), reason = %failed.0, "crudauth: sign-in with the provider failed");
+            tracing::warn!(
+                provider = provider.name(),
+                reason = %audit::escaped(&failed.0),
+                "crudauth: sign-in with the provider failed"
+            );
             AuthError::OAuthFailed
         })?;
-    let user = link_or_create(auth, provider.name(), identity, client, parts).await?;
-    let (user, token) = user;
+    let opened = link_or_create(auth, provider.name(), identity, &flow, client, parts).await?;
+    let clear_flow = flow_cookie(auth, String::new(), 0);
+    let (user, token) = match opened {
+        Opened::Session(user, token) => (user, token),
+        Opened::Challenge(challenge) => {
+            // No session yet: the browser lands where it was going, told
+            // to ask for the code, and holds the challenge in a cookie
+            // that `/mfa/verify` reads.
+            let mut response = found(&with_mfa_required(&flow.redirect_to));
+            let cookie = auth
+                .inner
+                .config
+                .cookies
+                .mfa_challenge(&challenge, crate::mfa::CHALLENGE_SECS);
+            for value in [clear_flow, cookie] {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response
+                        .headers_mut()
+                        .append(axum::http::header::SET_COOKIE, value);
+                }
+            }
+            return Ok(response);
+        }
+    };
     let csrf_token = csrf::token_for(&auth.inner.secret, &token);
     audit::login_succeeded(&user.id, client.ip, SessionTransport::NAME);
     emit(
@@ -193,7 +239,7 @@ async fn sign_in(
         },
     );
     let mut response = found(&flow.redirect_to);
-    if let Ok(value) = HeaderValue::from_str(&flow_cookie(auth, String::new(), 0)) {
+    if let Ok(value) = HeaderValue::from_str(&clear_flow) {
         response
             .headers_mut()
             .append(axum::http::header::SET_COOKIE, value);
@@ -204,18 +250,43 @@ async fn sign_in(
     ))
 }
 
-/// SPEC section 9's rules, then a new session, all in one transaction: a
-/// known identity opens its account; else a verified email is required,
-/// and links the account with that email (claiming it if its own email was
-/// never verified) or makes a new one. Returns the user and the session's
-/// secret token.
+/// `path` with `mfa_required=1` added to its query (before any fragment).
+fn with_mfa_required(path: &str) -> String {
+    let (path, fragment) = match path.split_once('#') {
+        Some((path, fragment)) => (path, Some(fragment)),
+        None => (path, None),
+    };
+    let joiner = if path.contains('?') { '&' } else { '?' };
+    let mut target = format!("{path}{joiner}mfa_required=1");
+    if let Some(fragment) = fragment {
+        target.push('#');
+        target.push_str(fragment);
+    }
+    target
+}
+
+/// What a provider sign-in ends in.
+enum Opened {
+    /// A new session: the user and the session's secret token.
+    Session(LoadedUser, String),
+    /// The account has a second factor: the challenge's secret.
+    Challenge(String),
+}
+
+/// SPEC section 9's rules, then a new session (or, for an account with a
+/// second factor, a challenge), all in one transaction: a known identity
+/// opens its account; an identity its owner unlinked is refused unless that
+/// owner started this flow to link it again; else a verified email is
+/// required, and links the account with that email (claiming it if its own
+/// email was never verified) or makes a new one.
 async fn link_or_create(
     auth: &CrudAuth,
     provider: &str,
     identity: Identity,
+    flow: &Flow,
     client: &Client,
     parts: &Parts,
-) -> Result<(LoadedUser, String), AuthError> {
+) -> Result<Opened, AuthError> {
     let db = &auth.inner.db;
     let users = &auth.inner.users;
     // Reads first, writes in one transaction after: on SQLite a read on
@@ -232,6 +303,30 @@ async fn link_or_create(
             Some(user) => return open_session(auth, Account::Known(user), client, parts).await,
             // The account was deleted: the identity is free again.
             None => stale = Some(row.id),
+        }
+    }
+    if let Some(owner) = identities::unlinked_by(db, provider, &identity.subject).await? {
+        // Unlinking a compromised provider account must keep it out, also
+        // through the email it would otherwise link by.
+        let user = match users.parse_id(&owner) {
+            Some(id) => users.by_id(db, &id).await?,
+            None => None,
+        };
+        if let Some(user) = user {
+            if flow.link_user.as_deref() != Some(owner.as_str()) {
+                return Err(AuthError::IdentityUnlinked);
+            }
+            if !user.is_active {
+                return Err(AuthError::AccountInactive);
+            }
+            let email = identity.email.as_deref().map(str::to_lowercase);
+            let link = Link {
+                provider,
+                subject: &identity.subject,
+                email: email.as_deref(),
+                stale,
+            };
+            return open_session(auth, Account::Relink(user, link), client, parts).await;
         }
     }
     let email = identity
@@ -252,7 +347,7 @@ async fn link_or_create(
     let link = Link {
         provider,
         subject: &identity.subject,
-        email: &email,
+        email: Some(&email),
         stale,
     };
     match existing {
@@ -273,6 +368,8 @@ enum Account<'a> {
     Known(LoadedUser),
     /// The account with the provider's verified email, to link.
     Link(LoadedUser, Link<'a>),
+    /// The owner who unlinked the identity, linking it again.
+    Relink(LoadedUser, Link<'a>),
     /// A new account for the identity.
     Create(Link<'a>),
 }
@@ -281,7 +378,7 @@ enum Account<'a> {
 struct Link<'a> {
     provider: &'a str,
     subject: &'a str,
-    email: &'a str,
+    email: Option<&'a str>,
     stale: Option<String>,
 }
 
@@ -290,17 +387,19 @@ async fn open_session(
     account: Account<'_>,
     client: &Client,
     parts: &Parts,
-) -> Result<(LoadedUser, String), AuthError> {
+) -> Result<Opened, AuthError> {
     let config = &auth.inner.config;
     let users = &auth.inner.users;
     let txn = store::begin_write(&auth.inner.db).await?;
+    let relink = matches!(account, Account::Relink(..));
     let (user, link) = match account {
         Account::Known(user) => (Some(user), None),
-        Account::Link(user, link) => (Some(user), Some(link)),
+        Account::Link(user, link) | Account::Relink(user, link) => (Some(user), Some(link)),
         Account::Create(link) => (None, Some(link)),
     };
     let mut linked = match (&user, &link) {
         (_, None) => None,
+        (Some(_), Some(link)) if relink => Some((link.provider, "relinked")),
         (Some(_), Some(link)) => Some((link.provider, "linked")),
         (None, Some(link)) => Some((link.provider, "created")),
     };
@@ -309,8 +408,9 @@ async fn open_session(
         None => {
             let email = link
                 .as_ref()
-                .map(|l| l.email.to_owned())
-                .unwrap_or_default();
+                .and_then(|l| l.email)
+                .unwrap_or_default()
+                .to_owned();
             match users
                 .create_verified(&txn, email, password::unusable_password())
                 .await
@@ -326,7 +426,9 @@ async fn open_session(
         if let Some(stale) = &link.stale {
             identities::forget(&txn, stale).await?;
         }
-        if !user.email_verified {
+        if relink {
+            identities::forget_unlinked(&txn, link.provider, link.subject).await?;
+        } else if !user.email_verified {
             // Claim: whoever registered this email never proved they own
             // it, and the provider says our user does. The password they
             // set (perhaps an attacker pre-registering the address) stops
@@ -343,6 +445,12 @@ async fn open_session(
             let owner = user.id.to_string();
             sessions::revoke_all(&txn, &owner, None).await?;
             families::revoke_user(&txn, &owner).await?;
+            // A second factor the pre-registrant enrolled would challenge
+            // the real owner for the attacker's code; their pending links
+            // (an email change, a reset) and challenges go too.
+            mfa_store::disable(&txn, &owner).await?;
+            mfa_store::drop_challenges(&txn, &owner).await?;
+            one_time::void_user(&txn, &owner).await?;
             user.password_hash = unusable;
             user.email_verified = true;
             linked = linked.map(|(provider, _)| (provider, "claimed"));
@@ -352,7 +460,7 @@ async fn open_session(
             link.provider,
             link.subject,
             &user.id.to_string(),
-            Some(link.email.to_owned()),
+            link.email.map(str::to_owned),
         )
         .await?
         {
@@ -360,6 +468,17 @@ async fn open_session(
             txn.rollback().await?;
             return Err(AuthError::OAuthFailed);
         }
+    }
+    // The provider proved who signed in there, not crudauth's second
+    // factor: an enrolled account is challenged as at /login. The link
+    // stands; the session waits for the code.
+    let pending = Pending::Session { remember_me: false };
+    if let Some(challenge) = mfa::open_challenge_on(auth, &txn, &user, pending, client.ip).await? {
+        txn.commit().await?;
+        if let Some((provider, how)) = linked {
+            audit::oauth_linked(&user.id, client.ip, provider, how);
+        }
+        return Ok(Opened::Challenge(challenge));
     }
     // As at /login: a session id the browser brought is never adopted.
     if let Some(old) = cookies::find(&parts.headers, &config.cookies.session_name())
@@ -389,7 +508,7 @@ async fn open_session(
     if let Some((provider, how)) = linked {
         audit::oauth_linked(&user.id, client.ip, provider, how);
     }
-    Ok((user, token))
+    Ok(Opened::Session(user, token))
 }
 
 pub(super) async fn list(
@@ -420,6 +539,8 @@ pub(super) async fn unlink(
     form: Submitted<Empty, AnyTransport>,
 ) -> Result<Response, AuthError> {
     let (principal, _) = form.signed_in()?;
+    // A stolen session must not be able to cut the owner's way in.
+    require_fresh(&principal, FRESH_SECS)?;
     let db = &auth.inner.db;
     let user = auth
         .inner
@@ -440,6 +561,9 @@ pub(super) async fn unlink(
         return Err(AuthError::LastSignInMethod);
     }
     identities::unlink(&txn, &owner, &name).await?;
+    for row in &gone {
+        identities::remember_unlinked(&txn, &row.provider, &row.subject, &owner).await?;
+    }
     txn.commit().await?;
     audit::oauth_unlinked(&user.id, client.ip, &name);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -455,6 +579,9 @@ pub(super) async fn set_password(
     form: Submitted<SetPassword, AnyTransport>,
 ) -> Result<Response, AuthError> {
     let (principal, form) = form.signed_in()?;
+    // A stolen cookie or refresh token must not turn into a password that
+    // outlives it.
+    require_fresh(&principal, FRESH_SECS)?;
     let db = &auth.inner.db;
     let user = auth
         .inner
@@ -471,9 +598,17 @@ pub(super) async fn set_password(
         &PasswordContext::of(&user),
     )?;
     let hash = auth.inner.hasher.hash(form.new_password).await?;
-    let response =
-        super::account::replace_password(&auth, &principal, &user, hash, AuthError::PasswordExists)
-            .await?;
+    let response = super::account::replace_password(
+        &auth,
+        &principal,
+        &user,
+        hash,
+        AuthError::PasswordExists,
+        // Setting a first password proves nothing: the session keeps
+        // the freshness it had.
+        false,
+    )
+    .await?;
     audit::password_changed(&user.id, "set_password");
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
     Ok(response)

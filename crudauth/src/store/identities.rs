@@ -6,6 +6,7 @@ use sea_orm::{
 };
 
 use super::entities::identity::{self, Entity};
+use super::entities::unlinked_identity as unlinked;
 use crate::tokens::now;
 
 /// The identity `(provider, subject)`, if linked.
@@ -105,5 +106,54 @@ pub(crate) async fn unlink<C: ConnectionTrait>(
 /// Removes an identity whose user no longer exists.
 pub(crate) async fn forget<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
     Entity::delete_by_id(id.to_owned()).exec(db).await?;
+    Ok(())
+}
+
+/// Remembers that the owner `user_id` unlinked `(provider, subject)`, so
+/// that the callback refuses it until that owner links it again.
+pub(crate) async fn remember_unlinked<C: ConnectionTrait>(
+    db: &C,
+    provider: &str,
+    subject: &str,
+    user_id: &str,
+) -> Result<(), DbErr> {
+    forget_unlinked(db, provider, subject).await?;
+    unlinked::Entity::insert(unlinked::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        provider: Set(provider.to_owned()),
+        subject: Set(subject.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        unlinked_at: Set(now()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Who unlinked `(provider, subject)`, if anyone did.
+pub(crate) async fn unlinked_by<C: ConnectionTrait>(
+    db: &C,
+    provider: &str,
+    subject: &str,
+) -> Result<Option<String>, DbErr> {
+    Ok(unlinked::Entity::find()
+        .filter(unlinked::Column::Provider.eq(provider))
+        .filter(unlinked::Column::Subject.eq(subject))
+        .one(db)
+        .await?
+        .map(|row| row.user_id))
+}
+
+/// Forgets an unlinking (the owner linked the identity again).
+pub(crate) async fn forget_unlinked<C: ConnectionTrait>(
+    db: &C,
+    provider: &str,
+    subject: &str,
+) -> Result<(), DbErr> {
+    unlinked::Entity::delete_many()
+        .filter(unlinked::Column::Provider.eq(provider))
+        .filter(unlinked::Column::Subject.eq(subject))
+        .exec(db)
+        .await?;
     Ok(())
 }

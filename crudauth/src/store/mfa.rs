@@ -206,3 +206,15 @@ pub(crate) async fn consume_challenge<C: ConnectionTrait>(
         .await?;
     Ok(deleted.rows_affected == 1)
 }
+
+/// Ends every outstanding challenge of a user.
+pub(crate) async fn drop_challenges<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+) -> Result<(), DbErr> {
+    challenge::Entity::delete_many()
+        .filter(challenge::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::entities::{
     attempt, family, identity, mfa, mfa_challenge, one_time_token, recovery_code, refresh_token,
-    session,
+    session, unlinked_identity,
 };
 
 /// Creates every crudauth table and index that does not exist yet.
@@ -34,6 +34,7 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     one(db, &schema, attempt::Entity).await?;
     one(db, &schema, one_time_token::Entity).await?;
     one(db, &schema, identity::Entity).await?;
+    one(db, &schema, unlinked_identity::Entity).await?;
     one(db, &schema, mfa::Entity).await?;
     one(db, &schema, recovery_code::Entity).await?;
     one(db, &schema, mfa_challenge::Entity).await?;
@@ -274,6 +275,7 @@ impl sea_orm_migration::MigrationTrait for Migration {
         for table in [
             "crudauth_one_time_tokens",
             "crudauth_identities",
+            "crudauth_unlinked_identities",
             "crudauth_mfa_challenges",
             "crudauth_recovery_codes",
             "crudauth_mfa",

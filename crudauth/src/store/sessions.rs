@@ -104,12 +104,14 @@ pub(crate) async fn touch<C: ConnectionTrait>(db: &C, id: &str, at: i64) -> Resu
 
 /// Gives a session a new id and secret under `password_epoch`, keeping its
 /// metadata, its second factor and its absolute end; returns the new row
-/// and secret. The caller has just checked the password, so the session is
-/// freshly authenticated.
+/// and secret. With `proof` (the caller has just checked the current
+/// password) the session counts as freshly authenticated; without it (a
+/// first password set on a provider-made account) it keeps its last proof.
 pub(crate) async fn rotate<C: ConnectionTrait>(
     db: &C,
     id: &str,
     password_epoch: &str,
+    proof: bool,
 ) -> Result<Option<(session::Model, String)>, DbErr> {
     let Some(old) = Entity::find_by_id(id.to_owned()).one(db).await? else {
         return Ok(None);
@@ -128,7 +130,7 @@ pub(crate) async fn rotate<C: ConnectionTrait>(
         user_agent: Set(old.user_agent),
         password_epoch: Set(password_epoch.to_owned()),
         mfa: Set(old.mfa),
-        authenticated_at: Set(at),
+        authenticated_at: Set(if proof { at } else { old.authenticated_at }),
     };
     let model = Entity::insert(row).exec_with_returning(db).await?;
     delete(db, id).await?;
