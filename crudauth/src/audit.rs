@@ -378,3 +378,23 @@ pub(crate) fn user_created(user_id: &UserId, superuser: bool) {
         reason = "admin"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    #[test]
+    fn escaped_values_cannot_start_a_line_or_drive_a_terminal() {
+        let forged = "denied\r\ncrudauth::audit: event=\"login_succeeded\"\u{1b}[2J\\n\u{2028}";
+        let written = escaped(forged).to_string();
+        assert_eq!(
+            written,
+            "denied\\r\\ncrudauth::audit: event=\"login_succeeded\"\\u{1b}[2J\\\\n\\u{2028}"
+        );
+        assert!(!written.chars().any(char::is_control), "{written}");
+        assert_eq!(
+            escaped("ada@example.com é").to_string(),
+            "ada@example.com é"
+        );
+    }
+}

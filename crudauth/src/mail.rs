@@ -352,3 +352,15 @@ async fn deliver(sender: &dyn EmailSender, email: Email) {
         "crudauth: mail not sent after {TRIES} tries"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn a_logged_address_keeps_its_first_letter_and_domain() {
+        assert_eq!(masked("alice@example.com"), "a***@example.com");
+        assert_eq!(masked("é@x.org"), "é***@x.org");
+        assert_eq!(masked("no-at-sign"), "***");
+    }
+}

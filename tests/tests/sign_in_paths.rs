@@ -194,8 +194,8 @@ async fn a_provider_sign_in_into_an_enrolled_account_waits_for_the_code(backend:
         "unauthenticated",
     )
     .await;
-    // The identity is linked all the same: the next sign-in knows it.
-    assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 1);
+    // Nothing is tied to the account before its own factor is given.
+    assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 0);
 
     // Another site cannot complete it with the victim's cookie.
     let url = format!("{}/mfa/verify", s.base);
@@ -243,6 +243,14 @@ async fn a_provider_sign_in_into_an_enrolled_account_waits_for_the_code(backend:
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["user_id"], id);
+    assert_eq!(
+        s.count(&format!(
+            "SELECT COUNT(*) FROM crudauth_identities WHERE user_id = '{id}'"
+        ))
+        .await,
+        1,
+        "linked once the code passed"
+    );
     let me: Value = s.me(&mut jar).await.json().await.unwrap();
     assert_eq!(me["user_id"], id);
     assert_eq!(

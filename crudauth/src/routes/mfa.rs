@@ -36,8 +36,18 @@ pub(super) const FRESH_SECS: i64 = 300;
 
 /// What a login will issue once its second factor passes.
 pub(super) enum Pending {
-    Session { remember_me: bool },
-    Token { scope: String },
+    Session {
+        remember_me: bool,
+    },
+    Token {
+        scope: String,
+    },
+    /// A provider sign-in's session, and the identity to link with it
+    /// (JSON, see `store::identities::PendingLink`).
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
+    Provider {
+        link: Option<String>,
+    },
 }
 
 /// The answer of `/login` or `/token` for an account with a second factor:
@@ -93,9 +103,12 @@ pub(super) async fn open_challenge_on<C: sea_orm::ConnectionTrait>(
         );
         return Err(AuthError::Unavailable);
     }
-    let (transport, remember_me, scope) = match pending {
-        Pending::Session { remember_me } => (SessionTransport::NAME, remember_me, String::new()),
-        Pending::Token { scope } => (BearerTransport::NAME, false, scope),
+    let (transport, remember_me, scope, pending_link) = match pending {
+        Pending::Session { remember_me } => {
+            (SessionTransport::NAME, remember_me, String::new(), None)
+        }
+        Pending::Token { scope } => (BearerTransport::NAME, false, scope, None),
+        Pending::Provider { link } => (SessionTransport::NAME, false, String::new(), link),
     };
     let challenge = store::create_challenge(
         db,
@@ -106,6 +119,7 @@ pub(super) async fn open_challenge_on<C: sea_orm::ConnectionTrait>(
             scope,
             password_epoch: tokens::password_epoch(&user.password_hash),
             ttl_secs: CHALLENGE_SECS,
+            pending_link,
         },
     )
     .await?;
@@ -447,6 +461,24 @@ pub(super) async fn verify(
     let Some(user) = user else {
         return Err(AuthError::InvalidToken("this login has ended"));
     };
+    #[cfg(feature = "oidc")]
+    if let Some(link) = row
+        .pending_link
+        .as_deref()
+        .and_then(crate::store::identities::PendingLink::from_json)
+    {
+        // The provider sign-in's identity joins the account only now that
+        // the account's own second factor was given.
+        let txn = db_store::begin_write(db).await?;
+        if !link.apply(&txn, &row.user_id).await? {
+            // A concurrent sign-in linked this identity first.
+            txn.rollback().await?;
+            return Err(AuthError::OAuthFailed);
+        }
+        txn.commit().await?;
+        let how = if link.relink { "relinked" } else { "linked" };
+        audit::oauth_linked(&user.id, client.ip, &link.provider, how);
+    }
     if session {
         let mut response =
             session::start(&auth, &user, client, &parts, row.remember_me, true).await?;

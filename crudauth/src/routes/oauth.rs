@@ -22,6 +22,7 @@ use crate::oidc::{Flow, Identity, OidcProvider, safe_redirect};
 use crate::password::policy::PasswordContext;
 use crate::principal::LoadedUser;
 use crate::state::CrudAuth;
+use crate::store::identities::PendingLink;
 use crate::store::mfa as mfa_store;
 use crate::store::sessions::{self, NewSession};
 use crate::store::users::CreateError;
@@ -422,6 +423,30 @@ async fn open_session(
             }
         }
     };
+    let claiming = link.is_some() && !relink && !user.email_verified;
+    if !claiming {
+        // The provider proved who signed in there, not crudauth's second
+        // factor: an enrolled account is challenged as at /login, and the
+        // identity waits with the challenge, linked only once the code
+        // passes.
+        let link = link.as_ref().map(|link| {
+            PendingLink {
+                provider: link.provider.to_owned(),
+                subject: link.subject.to_owned(),
+                email: link.email.map(str::to_owned),
+                relink,
+                stale: link.stale.clone(),
+            }
+            .to_json()
+        });
+        let pending = Pending::Provider { link };
+        if let Some(challenge) =
+            mfa::open_challenge_on(auth, &txn, &user, pending, client.ip).await?
+        {
+            txn.commit().await?;
+            return Ok(Opened::Challenge(challenge));
+        }
+    }
     if let Some(link) = link {
         if let Some(stale) = &link.stale {
             identities::forget(&txn, stale).await?;
@@ -468,17 +493,6 @@ async fn open_session(
             txn.rollback().await?;
             return Err(AuthError::OAuthFailed);
         }
-    }
-    // The provider proved who signed in there, not crudauth's second
-    // factor: an enrolled account is challenged as at /login. The link
-    // stands; the session waits for the code.
-    let pending = Pending::Session { remember_me: false };
-    if let Some(challenge) = mfa::open_challenge_on(auth, &txn, &user, pending, client.ip).await? {
-        txn.commit().await?;
-        if let Some((provider, how)) = linked {
-            audit::oauth_linked(&user.id, client.ip, provider, how);
-        }
-        return Ok(Opened::Challenge(challenge));
     }
     // As at /login: a session id the browser brought is never adopted.
     if let Some(old) = cookies::find(&parts.headers, &config.cookies.session_name())
@@ -612,4 +626,17 @@ pub(super) async fn set_password(
     audit::password_changed(&user.id, "set_password");
     emit(&auth, AuthEvent::PasswordChanged { user_id: user.id });
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_mfa_required;
+
+    #[test]
+    fn mfa_required_joins_the_query_before_any_fragment() {
+        assert_eq!(with_mfa_required("/"), "/?mfa_required=1");
+        assert_eq!(with_mfa_required("/a?b=1"), "/a?b=1&mfa_required=1");
+        assert_eq!(with_mfa_required("/a#top"), "/a?mfa_required=1#top");
+        assert_eq!(with_mfa_required("/a?b#c?d"), "/a?b&mfa_required=1#c?d");
+    }
 }

@@ -7,6 +7,52 @@ use sea_orm::{
 
 use super::entities::identity::{self, Entity};
 use super::entities::unlinked_identity as unlinked;
+
+/// An identity a provider sign-in will link once the account's second
+/// factor is given, kept with the challenge.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct PendingLink {
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
+    /// The owner links an identity they unlinked (`?link=1`).
+    pub relink: bool,
+    /// A row of this identity whose account was deleted, to remove.
+    pub stale: Option<String>,
+}
+
+impl PendingLink {
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub(crate) fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// Links the identity to `user_id`; `Ok(false)` when it is linked
+    /// already (a concurrent sign-in won).
+    pub(crate) async fn apply<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: &str,
+    ) -> Result<bool, DbErr> {
+        if let Some(stale) = &self.stale {
+            forget(db, stale).await?;
+        }
+        if self.relink {
+            forget_unlinked(db, &self.provider, &self.subject).await?;
+        }
+        link(
+            db,
+            &self.provider,
+            &self.subject,
+            user_id,
+            self.email.clone(),
+        )
+        .await
+    }
+}
 use crate::tokens::now;
 
 /// The identity `(provider, subject)`, if linked.

@@ -140,6 +140,7 @@ pub(crate) struct NewChallenge {
     pub scope: String,
     pub password_epoch: String,
     pub ttl_secs: i64,
+    pub pending_link: Option<String>,
 }
 
 /// Stores a challenge; returns the secret handed to the client.
@@ -155,6 +156,7 @@ pub(crate) async fn create_challenge<C: ConnectionTrait>(
         remember_me: Set(new.remember_me),
         scope: Set(new.scope),
         password_epoch: Set(new.password_epoch),
+        pending_link: Set(new.pending_link),
         attempts: Set(0),
         expires_at: Set(now() + new.ttl_secs),
     })
@@ -207,7 +209,8 @@ pub(crate) async fn consume_challenge<C: ConnectionTrait>(
     Ok(deleted.rows_affected == 1)
 }
 
-/// Ends every outstanding challenge of a user.
+/// Ends every outstanding challenge of a user (a claimed account's).
+#[cfg(feature = "oidc")]
 pub(crate) async fn drop_challenges<C: ConnectionTrait>(
     db: &C,
     user_id: &str,

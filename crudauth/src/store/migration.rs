@@ -185,7 +185,7 @@ async fn table_exists<C: ConnectionTrait>(db: &C, table: &str) -> Result<bool, D
 /// that tables created by an older version gain them. Each default reads as
 /// "from before the column": an epoch of `''` and an `authenticated_at` of
 /// 0 match nothing live, so such credentials are neither current nor fresh.
-const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 7] = [
     (
         "crudauth_sessions",
         "password_epoch",
@@ -197,6 +197,7 @@ const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
         "TEXT NOT NULL DEFAULT ''",
     ),
     ("crudauth_sessions", "mfa", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    ("crudauth_mfa_challenges", "pending_link", "TEXT"),
     (
         "crudauth_token_families",
         "mfa",

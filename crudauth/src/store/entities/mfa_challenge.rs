@@ -21,6 +21,10 @@ pub struct Model {
     pub scope: String,
     /// The password epoch of the checked password.
     pub password_epoch: String,
+    /// A provider sign-in's identity to link once the code passes (JSON;
+    /// `None` for a password login): nothing is tied to an account with a
+    /// second factor before that factor is given.
+    pub pending_link: Option<String>,
     /// Wrong codes so far.
     pub attempts: i32,
     /// Unix seconds.
