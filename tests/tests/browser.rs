@@ -281,3 +281,53 @@ async fn the_example_page_signs_in_with_an_openid_provider() {
     let _ = server.kill().await;
     assert_passed(&output);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_page_asks_for_the_code_after_a_provider_sign_in_into_an_enrolled_account() {
+    if !browser_present() {
+        return;
+    }
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let accounts = json!({ "hedy": { "email": "hedy@example.com", "email_verified": true } });
+    let Some(provider) =
+        TestProvider::start(&accounts, &[format!("http://{addr}/oauth/testid/callback")])
+    else {
+        return;
+    };
+    let smtp = SmtpServer::start(SmtpMode::Accept).await;
+    let key: String = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+    };
+    let mut server = start_example(
+        &addr,
+        &[
+            ("CRUDAUTH_OIDC_ISSUER", provider.issuer.clone()),
+            ("CRUDAUTH_OIDC_CLIENT_ID", CLIENT_ID.to_owned()),
+            ("CRUDAUTH_OIDC_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+            ("CRUDAUTH_OIDC_NAME", "testid".to_owned()),
+            ("CRUDAUTH_MFA_KEY", key),
+            ("CRUDAUTH_SMTP_URL", smtp.url()),
+            ("CRUDAUTH_PUBLIC_ORIGIN", format!("http://{addr}")),
+        ],
+    )
+    .await;
+    let output = browser_check(
+        &addr,
+        &[
+            "--scenario",
+            "oidc-mfa",
+            "--provider",
+            "testid",
+            "--account",
+            "hedy",
+            "--email",
+            "hedy@example.com",
+        ],
+        Some(&smtp),
+    )
+    .await;
+    let _ = server.kill().await;
+    assert_passed(&output);
+}
