@@ -321,9 +321,11 @@ mod tests {
             .iter()
             .filter(|t| seen.get(&split_signed(t).unwrap().1).is_some())
             .count();
+        // The documented share: a twentieth of the cache's capacity.
+        let room = (config.cache_capacity / 20) as usize;
         assert!(
-            (1..=2).contains(&held),
-            "{held} tokens held with room for 2"
+            (1..=room).contains(&held),
+            "{held} tokens held with room for {room}"
         );
     }
 
@@ -363,12 +365,10 @@ mod tests {
     #[test]
     fn a_remembered_token_expires_on_time() {
         let keys = keys(Duration::from_secs(60));
-        // Valid through the second of its `exp`, as jsonwebtoken reads it.
-        let token = keys.issue("42", "family", "a", 0).unwrap();
-        let Ok(claims) = keys.verify(&token) else {
-            // The second ended between issue and verify.
-            return;
-        };
+        // Valid through the second of its `exp`, as jsonwebtoken reads it:
+        // a second of life is room enough to verify it once.
+        let token = keys.issue("42", "family", "a", 1).unwrap();
+        let claims = keys.verify(&token).expect("verified before its exp");
         let (_, mac) = split_signed(&token).unwrap();
         assert!(keys.seen.as_ref().unwrap().get(&mac).is_some());
         while now() <= claims.exp {

@@ -194,7 +194,13 @@ async fn refused(instances: &[&Server], probe: impl AsyncFn(&Server) -> StatusCo
 /// immediate; without it, the cache serves the old row for at most its TTL
 /// on SQLite, while PostgreSQL's trigger announces it at once.
 async fn user_table_edits_reach_the_cache(backend: Backend) {
-    let server = start(backend, |b| b.principal_cache(Duration::from_secs(5), 1000)).await;
+    // On PostgreSQL the TTL is an hour, so that only the trigger can end
+    // the entry; on SQLite its 5 s are what ends it.
+    let ttl = match backend {
+        Backend::Postgres => Duration::from_secs(3600),
+        Backend::Sqlite => Duration::from_secs(5),
+    };
+    let server = start(backend, move |b| b.principal_cache(ttl, 1000)).await;
     let held = signed_in_and_cached(&server, "ada@example.com").await;
     let deactivate = |active: bool| {
         format!("UPDATE users SET is_active = {active} WHERE email = 'ada@example.com'")
@@ -205,18 +211,9 @@ async fn user_table_edits_reach_the_cache(backend: Backend) {
         .await
         .unwrap();
     let started = Instant::now();
-    let refused = loop {
-        if me_as_browser(&server, &held.browser).await == StatusCode::UNAUTHORIZED {
-            break started.elapsed();
-        }
+    while me_as_browser(&server, &held.browser).await != StatusCode::UNAUTHORIZED {
         assert!(started.elapsed() < Duration::from_secs(8), "never refused");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    // On PostgreSQL the trigger's notification arrives long before the
-    // 5 s TTL would expire the entry (milliseconds when the machine is
-    // idle); on SQLite the TTL is what ends it.
-    if backend == Backend::Postgres {
-        assert!(refused < Duration::from_millis(2500), "{refused:?}");
     }
     // The token's family was cached a moment after the session, so on
     // SQLite its entry may outlive the session's by that moment.
@@ -263,7 +260,12 @@ async fn a_full_cache_evicts(backend: Backend) {
         assert_eq!(me_as_browser(&server, &browser).await, StatusCode::OK);
     }
     let held = server.auth.cached_principals();
-    assert!(held <= 5, "{held} cached with a capacity of 5");
+    // Bounded by the capacity, and still caching: an empty cache is no
+    // answer.
+    assert!(
+        (1..=5).contains(&held),
+        "{held} cached with a capacity of 5"
+    );
 }
 
 on_both_backends!(
@@ -286,10 +288,10 @@ async fn every_revocation_reaches_a_second_instance() {
 
 /// Revocation on one instance reaches another sharing the PostgreSQL
 /// database: every one of 200 logouts is refused by the other instance
-/// after a short delay (the distribution is printed; the 100 ms target is
-/// measured in the benchmark harness, not asserted on a busy CI machine).
+/// (the delays are printed; the 100 ms target is measured in the
+/// benchmark harness, not asserted in a test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revocation_reaches_a_second_instance_promptly() {
+async fn every_one_of_200_logouts_reaches_a_second_instance() {
     if !crudauth_tests::postgres_enabled().await {
         return;
     }
@@ -311,7 +313,11 @@ async fn revocation_reaches_a_second_instance_promptly() {
                 delays.push(started.elapsed());
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(2), "B kept serving");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "B kept serving"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
     delays.sort();

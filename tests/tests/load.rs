@@ -251,5 +251,4 @@ async fn two_hundred_clients_cycle_without_5xx_lost_sessions_or_double_rotations
     assert_eq!(count(&tally.cycles), CLIENTS as u64);
     assert_eq!(count(&tally.double_winners), CLIENTS as u64);
     assert_eq!(count(&tally.rotations), 2 * CLIENTS as u64);
-    assert!(took < Duration::from_secs(120), "took {took:?}");
 }
