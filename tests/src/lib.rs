@@ -31,6 +31,13 @@ pub use server::{
 pub use smtp::{Received, SmtpMode, SmtpServer};
 pub use totp::{MFA_KEY, totp_code};
 
+/// Whether a test that needs a real part (PostgreSQL, Node.js, Chromium,
+/// schemathesis) must fail rather than skip when it is absent: under CI
+/// (`CI` or `CRUDAUTH_REQUIRE_PG` set).
+pub fn required_under_ci() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("CRUDAUTH_REQUIRE_PG").is_some()
+}
+
 /// Runs each named async test fn (taking a [`Backend`]) on SQLite and on
 /// PostgreSQL.
 #[macro_export]

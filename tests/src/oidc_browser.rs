@@ -259,7 +259,7 @@ impl Setup {
     }
 
     pub async fn sql(&self, sql: &str) {
-        self.server.db.execute_unprepared(sql).await.unwrap();
+        self.server.sql(sql).await;
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

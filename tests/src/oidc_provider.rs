@@ -37,9 +37,7 @@ fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/oidc-provider")
 }
 
-fn required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("CRUDAUTH_REQUIRE_PG").is_some()
-}
+use crate::required_under_ci as required;
 
 /// A free loopback port (bound, then released for the provider).
 pub fn free_port() -> u16 {

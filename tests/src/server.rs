@@ -28,6 +28,17 @@ pub struct Server {
     _db: Option<TestDb>,
 }
 
+impl Server {
+    /// Runs `statement` on the server's database, behind crudauth's back.
+    pub async fn sql(&self, statement: &str) {
+        use sea_orm::ConnectionTrait;
+        self.db
+            .execute_unprepared(statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
 impl Deref for Server {
     type Target = Endpoint;
 

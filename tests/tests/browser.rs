@@ -71,8 +71,7 @@ fn browser_present() -> bool {
     let Err(missing) = browser_ready() else {
         return true;
     };
-    let required =
-        std::env::var_os("CI").is_some() || std::env::var_os("CRUDAUTH_REQUIRE_PG").is_some();
+    let required = crudauth_tests::required_under_ci();
     assert!(
         !required,
         "the browser test is required under CI: {missing}"

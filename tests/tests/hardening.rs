@@ -20,14 +20,6 @@ use serde_json::{Value, json};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-async fn sql(server: &Server, statement: &str) {
-    server
-        .db
-        .execute_unprepared(statement)
-        .await
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
-}
-
 async fn me_status_as_browser(server: &Server, browser: &Browser) -> StatusCode {
     server
         .as_browser(browser, Method::GET, "/me", None)
@@ -144,11 +136,11 @@ async fn a_rehash_never_writes_an_old_password_back(backend: Backend) {
             (NEW_PASSWORD, PASSWORD)
         };
         let weak = crudauth_tests::weak_hash(old);
-        sql(
-            &server,
-            &format!("UPDATE users SET password_hash = '{weak}' WHERE email = 'ada@example.com'"),
-        )
-        .await;
+        server
+            .sql(&format!(
+                "UPDATE users SET password_hash = '{weak}' WHERE email = 'ada@example.com'"
+            ))
+            .await;
         let logins: Vec<_> = (0..4)
             .map(|_| {
                 let endpoint = (*server).clone();
@@ -261,11 +253,9 @@ async fn scopes_removed_from_a_user_leave_their_tokens(backend: Backend) {
     let pair = server.token("ada@example.com").await;
     assert_eq!(pair["scope"], "jobs:read jobs:write");
     let (access, refresh) = token_pair(&pair);
-    sql(
-        &server,
-        "UPDATE users SET scopes = 'jobs:read' WHERE email = 'ada@example.com'",
-    )
-    .await;
+    server
+        .sql("UPDATE users SET scopes = 'jobs:read' WHERE email = 'ada@example.com'")
+        .await;
     let me: Value = server
         .get_bearer("/scopes", &access)
         .await
@@ -452,11 +442,9 @@ async fn deactivation_ends_sessions_and_families(backend: Backend) {
     server.register("ada@example.com").await;
     let browser = server.login("ada@example.com").await;
     let (access, refresh) = token_pair(&server.token("ada@example.com").await);
-    sql(
-        &server,
-        "UPDATE users SET is_active = false WHERE email = 'ada@example.com'",
-    )
-    .await;
+    server
+        .sql("UPDATE users SET is_active = false WHERE email = 'ada@example.com'")
+        .await;
     assert_eq!(
         me_status_as_browser(&server, &browser).await,
         StatusCode::UNAUTHORIZED
@@ -465,11 +453,9 @@ async fn deactivation_ends_sessions_and_families(backend: Backend) {
         me_status_as_bearer(&server, &access).await,
         StatusCode::UNAUTHORIZED
     );
-    sql(
-        &server,
-        "UPDATE users SET is_active = true WHERE email = 'ada@example.com'",
-    )
-    .await;
+    server
+        .sql("UPDATE users SET is_active = true WHERE email = 'ada@example.com'")
+        .await;
     assert_eq!(
         me_status_as_browser(&server, &browser).await,
         StatusCode::UNAUTHORIZED
@@ -532,11 +518,11 @@ async fn purge_deletes_dead_rows_and_keeps_live_ones(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    sql(
-        &server,
-        &format!("UPDATE crudauth_sessions SET expires_at = 1 WHERE id <> '{live_id}'"),
-    )
-    .await;
+    server
+        .sql(&format!(
+            "UPDATE crudauth_sessions SET expires_at = 1 WHERE id <> '{live_id}'"
+        ))
+        .await;
     let purged = server.auth.purge().await.unwrap();
     // One session, one family and its refresh token.
     assert_eq!(purged, 3);

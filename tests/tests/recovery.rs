@@ -39,10 +39,6 @@ async fn with_mail_and(
     (server, smtp)
 }
 
-async fn sql(server: &Server, statement: &str) {
-    server.db.execute_unprepared(statement).await.unwrap();
-}
-
 async fn flag(server: &Server, column: &str, email: &str) -> bool {
     let row = server
         .db
@@ -156,11 +152,9 @@ async fn request_routes_answer_identically_whoever_the_address_names(backend: Ba
     .await;
     assert_eq!(res.status(), StatusCode::OK);
     signup(&server, &smtp, "inactive@example.com", 3).await;
-    sql(
-        &server,
-        "UPDATE users SET is_active = false WHERE email = 'inactive@example.com'",
-    )
-    .await;
+    server
+        .sql("UPDATE users SET is_active = false WHERE email = 'inactive@example.com'")
+        .await;
 
     for path in ["/email/verify-request", "/password/reset-request"] {
         let mut answers = Vec::new();
@@ -389,11 +383,9 @@ async fn tokens_are_purpose_bound_superseded_and_expire(backend: Backend) {
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_token").await;
 
     // An expired token (aged in SQL), which the purge then deletes.
-    sql(
-        &server,
-        "UPDATE crudauth_one_time_tokens SET expires_at = created_at - 1",
-    )
-    .await;
+    server
+        .sql("UPDATE crudauth_one_time_tokens SET expires_at = created_at - 1")
+        .await;
     for (path, token) in [
         ("/password/reset-confirm", &second),
         ("/email/verify-confirm", &verify_token),
@@ -446,11 +438,11 @@ async fn links_die_when_the_password_or_email_changes(backend: Backend) {
     // The password changes (straight in the table, as an admin tool would):
     // the reset and change links die; the verify link lives on.
     let hash = crudauth::hash_password_blocking(NEW_PASSWORD);
-    sql(
-        &server,
-        &format!("UPDATE users SET password_hash = '{hash}' WHERE email = 'ada@example.com'"),
-    )
-    .await;
+    server
+        .sql(&format!(
+            "UPDATE users SET password_hash = '{hash}' WHERE email = 'ada@example.com'"
+        ))
+        .await;
     let res = post(
         &server,
         "/password/reset-confirm",
@@ -467,11 +459,9 @@ async fn links_die_when_the_password_or_email_changes(backend: Backend) {
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_token").await;
 
     // The email changes: the verify link (bound to the old address) dies.
-    sql(
-        &server,
-        "UPDATE users SET email = 'ada3@example.com' WHERE email = 'ada@example.com'",
-    )
-    .await;
+    server
+        .sql("UPDATE users SET email = 'ada3@example.com' WHERE email = 'ada@example.com'")
+        .await;
     let res = post(
         &server,
         "/email/verify-confirm",
@@ -588,11 +578,9 @@ async fn an_inactive_accounts_outstanding_link_is_refused(backend: Backend) {
     .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let reset = smtp.wait_for(2).await.pop().unwrap().token().unwrap();
-    sql(
-        &server,
-        "UPDATE users SET is_active = false WHERE email = 'ada@example.com'",
-    )
-    .await;
+    server
+        .sql("UPDATE users SET is_active = false WHERE email = 'ada@example.com'")
+        .await;
     let res = post(
         &server,
         "/password/reset-confirm",

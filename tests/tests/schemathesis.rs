@@ -28,9 +28,7 @@ fn venv() -> PathBuf {
     target.join("schemathesis-venv")
 }
 
-fn required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("CRUDAUTH_REQUIRE_PG").is_some()
-}
+use crudauth_tests::required_under_ci as required;
 
 #[test]
 fn schemathesis_finds_no_5xx_and_no_answer_outside_the_document() {
