@@ -85,186 +85,121 @@ fn render_unknown_transports(list: &[NarrowedHandler]) -> String {
     out
 }
 
-/// Why a request was refused. Every variant becomes a JSON response
-/// `{"detail": "...", "code": "..."}` with the status of the SPEC's table.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthError {
+/// Declares [`AuthError`] from one table: each variant with its status,
+/// its `code` and its message, said once. `status()`, `code()` and the
+/// list of codes the OpenAPI document names are read from it.
+macro_rules! auth_errors {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident $(($($field:ty),*))? => $status:ident, $code:literal, $message:literal;
+    )*) => {
+        /// Why a request was refused. Every variant becomes a JSON response
+        /// `{"detail": "...", "code": "..."}` with the status of the SPEC's table.
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[non_exhaustive]
+        pub enum AuthError {
+            $(
+                $(#[doc = $doc])*
+                #[error($message)]
+                $variant $(($($field),*))?,
+            )*
+        }
+
+        impl AuthError {
+            /// The HTTP status this error is answered with.
+            pub fn status(&self) -> StatusCode {
+                match self {
+                    $(Self::$variant { .. } => StatusCode::$status,)*
+                }
+            }
+
+            /// The machine-readable `code` of the JSON body.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $(Self::$variant { .. } => $code,)*
+                }
+            }
+        }
+
+        /// Every `code` an [`AuthError`] can carry, in the table's order
+        /// (two variants may share one).
+        #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+        pub(crate) const ERROR_CODES: &[&str] = &[$($code),*];
+    };
+}
+
+auth_errors! {
     /// 400: the body is not valid JSON or form syntax.
-    #[error("malformed request body: {0}")]
-    BadRequest(String),
+    BadRequest(String) => BAD_REQUEST, "bad_request", "malformed request body: {0}";
     /// 400: a one-time link's token (email verification, password reset,
     /// email change) is unknown, used, expired, superseded, or no longer
     /// matches the account.
-    #[error("this link is invalid, already used or expired; request a new one")]
-    InvalidLink,
+    InvalidLink => BAD_REQUEST, "invalid_token", "this link is invalid, already used or expired; request a new one";
     /// 400: a second-factor code (or recovery code) was refused.
-    #[error("invalid or already used code")]
-    InvalidCode,
+    InvalidCode => BAD_REQUEST, "invalid_code", "invalid or already used code";
     /// 401: no usable credential on a guarded route.
-    #[error("authentication required")]
-    Unauthenticated,
+    Unauthenticated => UNAUTHORIZED, "unauthenticated", "authentication required";
     /// 401: the username/password pair (or current password) was refused.
-    #[error("invalid username or password")]
-    InvalidCredentials,
+    InvalidCredentials => UNAUTHORIZED, "invalid_credentials", "invalid username or password";
     /// 401: a bearer or refresh token is present but bad.
-    #[error("invalid token: {0}")]
-    InvalidToken(&'static str),
+    InvalidToken(&'static str) => UNAUTHORIZED, "invalid_token", "invalid token: {0}";
     /// 403: CSRF token missing or wrong, or a cross-site request.
-    #[error("CSRF check failed: {0}")]
-    CsrfFailed(&'static str),
+    CsrfFailed(&'static str) => FORBIDDEN, "csrf_failed", "CSRF check failed: {0}";
     /// 403: the superuser gate.
-    #[error("superuser privileges required")]
-    InsufficientPrivileges,
+    InsufficientPrivileges => FORBIDDEN, "insufficient_privileges", "superuser privileges required";
     /// 403: the verified-email gate.
-    #[error("a verified email address is required")]
-    NotVerified,
+    NotVerified => FORBIDDEN, "not_verified", "a verified email address is required";
     /// 403: the second-factor gate: the credential was not established with
     /// a second factor.
-    #[error("this action requires signing in with a second factor")]
-    MfaRequired,
+    MfaRequired => FORBIDDEN, "mfa_required", "this action requires signing in with a second factor";
     /// 403: the freshness gate: the last password proof is too old.
-    #[error("this action requires a recent sign-in; authenticate again")]
-    ReauthenticationRequired,
+    ReauthenticationRequired => FORBIDDEN, "reauthentication_required", "this action requires a recent sign-in; authenticate again";
     /// 403: the scopes gate.
-    #[error("insufficient scope: requires {0}")]
-    InsufficientScope(String),
+    InsufficientScope(String) => FORBIDDEN, "insufficient_scope", "insufficient scope: requires {0}";
     /// 403: the custom check gate.
-    #[error("access denied")]
-    AccessDenied,
+    AccessDenied => FORBIDDEN, "access_denied", "access denied";
     /// 404: unknown route or resource.
-    #[error("not found")]
-    NotFound,
+    NotFound => NOT_FOUND, "not_found", "not found";
     /// 405: wrong method on a known route.
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed => METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed";
     /// 409: a second factor is already enabled; disable it first.
-    #[error("two-factor authentication is already enabled")]
-    MfaAlreadyEnabled,
+    MfaAlreadyEnabled => CONFLICT, "mfa_already_enabled", "two-factor authentication is already enabled";
     /// 409: duplicate email or username.
-    #[error("a user with this email or username is already registered")]
-    AlreadyRegistered,
+    AlreadyRegistered => CONFLICT, "already_registered", "a user with this email or username is already registered";
     /// 413: body over the limit.
-    #[error("request body is larger than {0} bytes")]
-    PayloadTooLarge(usize),
+    PayloadTooLarge(usize) => PAYLOAD_TOO_LARGE, "payload_too_large", "request body is larger than {0} bytes";
     /// 415: a body that is neither JSON nor a form.
-    #[error("unsupported content type: send application/json or application/x-www-form-urlencoded")]
-    UnsupportedMediaType,
+    UnsupportedMediaType => UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "unsupported content type: send application/json or application/x-www-form-urlencoded";
     /// 422: well-formed but invalid fields; the message names the field.
-    #[error("{0}")]
-    Invalid(String),
+    Invalid(String) => UNPROCESSABLE_ENTITY, "invalid", "{0}";
     /// 429: login lockout.
-    #[error("too many failed attempts; retry in {0} seconds")]
-    Locked(u64),
+    Locked(u64) => TOO_MANY_REQUESTS, "locked", "too many failed attempts; retry in {0} seconds";
     /// 429: registration throttle.
-    #[error("too many registrations; retry in {0} seconds")]
-    RateLimited(u64),
+    RateLimited(u64) => TOO_MANY_REQUESTS, "rate_limited", "too many registrations; retry in {0} seconds";
     /// 503: the database cannot be reached.
-    #[error("the service is temporarily unavailable")]
-    Unavailable,
+    Unavailable => SERVICE_UNAVAILABLE, "unavailable", "the service is temporarily unavailable";
     /// 400: a sign-in callback without this browser's state cookie, or with
     /// another state.
-    #[error("this sign-in was not started in this browser, or has expired; start again")]
-    InvalidState,
+    InvalidState => BAD_REQUEST, "invalid_state", "this sign-in was not started in this browser, or has expired; start again";
     /// 400: the provider refused, could not be reached, or gave a token
     /// that does not verify.
-    #[error("signing in with the provider failed")]
-    OAuthFailed,
+    OAuthFailed => BAD_REQUEST, "oauth_failed", "signing in with the provider failed";
     /// 400: the provider gave no email address.
-    #[error("the provider gave no email address")]
-    EmailMissing,
+    EmailMissing => BAD_REQUEST, "email_missing", "the provider gave no email address";
     /// 400: the provider does not say the email address is verified.
-    #[error("the provider has not verified this email address")]
-    EmailUnverified,
+    EmailUnverified => BAD_REQUEST, "email_unverified", "the provider has not verified this email address";
     /// 400: the account with this email is linked to another identity of
     /// the same provider.
-    #[error("this account is already linked to another identity of this provider")]
-    ProviderAlreadyLinked,
+    ProviderAlreadyLinked => BAD_REQUEST, "provider_already_linked", "this account is already linked to another identity of this provider";
     /// 400: the account a sign-in would open is inactive.
-    #[error("this account is inactive")]
-    AccountInactive,
+    AccountInactive => BAD_REQUEST, "account_inactive", "this account is inactive";
     /// 400: the owner unlinked this provider identity; only they can link
     /// it again (signed in, with a fresh proof, through `?link=1`).
-    #[error("this identity was unlinked from its account; sign in another way and link it again")]
-    IdentityUnlinked,
+    IdentityUnlinked => BAD_REQUEST, "identity_unlinked", "this identity was unlinked from its account; sign in another way and link it again";
     /// 409: unlinking would leave the account no way to sign in.
-    #[error("this is the account's last way to sign in; set a password first")]
-    LastSignInMethod,
+    LastSignInMethod => CONFLICT, "last_sign_in_method", "this is the account's last way to sign in; set a password first";
     /// 409: `/set-password` on an account that has a password.
-    #[error("this account has a password; use /change-password")]
-    PasswordExists,
-}
-
-impl AuthError {
-    /// The HTTP status this error is answered with.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) | Self::InvalidLink | Self::InvalidCode => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated | Self::InvalidCredentials | Self::InvalidToken(_) => {
-                StatusCode::UNAUTHORIZED
-            }
-            Self::CsrfFailed(_)
-            | Self::InsufficientPrivileges
-            | Self::NotVerified
-            | Self::MfaRequired
-            | Self::ReauthenticationRequired
-            | Self::InsufficientScope(_)
-            | Self::AccessDenied => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::AlreadyRegistered | Self::MfaAlreadyEnabled => StatusCode::CONFLICT,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Locked(_) | Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::InvalidState
-            | Self::OAuthFailed
-            | Self::EmailMissing
-            | Self::EmailUnverified
-            | Self::ProviderAlreadyLinked
-            | Self::IdentityUnlinked
-            | Self::AccountInactive => StatusCode::BAD_REQUEST,
-            Self::LastSignInMethod | Self::PasswordExists => StatusCode::CONFLICT,
-        }
-    }
-
-    /// The machine-readable `code` of the JSON body.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) => "bad_request",
-            Self::InvalidCode => "invalid_code",
-            Self::Unauthenticated => "unauthenticated",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::InvalidToken(_) | Self::InvalidLink => "invalid_token",
-            Self::CsrfFailed(_) => "csrf_failed",
-            Self::InsufficientPrivileges => "insufficient_privileges",
-            Self::NotVerified => "not_verified",
-            Self::MfaRequired => "mfa_required",
-            Self::ReauthenticationRequired => "reauthentication_required",
-            Self::InsufficientScope(_) => "insufficient_scope",
-            Self::AccessDenied => "access_denied",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::AlreadyRegistered => "already_registered",
-            Self::MfaAlreadyEnabled => "mfa_already_enabled",
-            Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Invalid(_) => "invalid",
-            Self::Locked(_) => "locked",
-            Self::RateLimited(_) => "rate_limited",
-            Self::Unavailable => "unavailable",
-            Self::InvalidState => "invalid_state",
-            Self::OAuthFailed => "oauth_failed",
-            Self::EmailMissing => "email_missing",
-            Self::EmailUnverified => "email_unverified",
-            Self::ProviderAlreadyLinked => "provider_already_linked",
-            Self::AccountInactive => "account_inactive",
-            Self::IdentityUnlinked => "identity_unlinked",
-            Self::LastSignInMethod => "last_sign_in_method",
-            Self::PasswordExists => "password_exists",
-        }
-    }
+    PasswordExists => CONFLICT, "password_exists", "this account has a password; use /change-password";
 }
 
 impl From<sea_orm::DbErr> for AuthError {
