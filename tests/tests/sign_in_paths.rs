@@ -139,6 +139,20 @@ async fn age_proofs(s: &Setup, secs: i64) {
     }
 }
 
+/// A fresh proof for this browser's session: `/sudo` with the password.
+async fn sudo(s: &Setup, jar: &mut Jar) {
+    let res = s
+        .send(jar, Method::POST, "/sudo", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// `DELETE /oauth/identities/test` as this browser.
+async fn unlink(s: &Setup, jar: &mut Jar) -> reqwest::Response {
+    s.send(jar, Method::DELETE, "/oauth/identities/test", json!({}))
+        .await
+}
+
 fn session_cookie_set(res: &reqwest::Response) -> bool {
     set_cookies(res.headers())
         .iter()
@@ -323,32 +337,10 @@ async fn set_password_needs_a_recent_proof_and_is_not_one(backend: Backend) {
     // 150 s later the provider's proof is 350 s old: had /set-password
     // counted as a proof, it would be 150 s.
     age_proofs(&s, 150).await;
-    let res = s
-        .send(
-            &mut jar,
-            Method::DELETE,
-            "/oauth/identities/test",
-            json!({}),
-        )
-        .await;
+    let res = unlink(&s, &mut jar).await;
     assert_error(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
-    let res = s
-        .send(
-            &mut jar,
-            Method::POST,
-            "/sudo",
-            json!({ "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let res = s
-        .send(
-            &mut jar,
-            Method::DELETE,
-            "/oauth/identities/test",
-            json!({}),
-        )
-        .await;
+    sudo(&s, &mut jar).await;
+    let res = unlink(&s, &mut jar).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 }
 
@@ -426,33 +418,11 @@ async fn an_unlinked_identity_stays_unlinked_until_its_owner_links_it(backend: B
     assert_eq!(s.sign_in(&mut jar, "", "alice").await, "/");
     assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 1);
     age_proofs(&s, 600).await;
-    let res = s
-        .send(
-            &mut jar,
-            Method::DELETE,
-            "/oauth/identities/test",
-            json!({}),
-        )
-        .await;
+    let res = unlink(&s, &mut jar).await;
     assert_error(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
     assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 1);
-    let res = s
-        .send(
-            &mut jar,
-            Method::POST,
-            "/sudo",
-            json!({ "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let res = s
-        .send(
-            &mut jar,
-            Method::DELETE,
-            "/oauth/identities/test",
-            json!({}),
-        )
-        .await;
+    sudo(&s, &mut jar).await;
+    let res = unlink(&s, &mut jar).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 
     // Whoever holds the provider account is refused, also by email.
@@ -490,15 +460,7 @@ async fn an_unlinked_identity_stays_unlinked_until_its_owner_links_it(backend: B
     assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 0);
 
     // The owner, fresh, links it again; from then on it signs in.
-    let res = s
-        .send(
-            &mut jar,
-            Method::POST,
-            "/sudo",
-            json!({ "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    sudo(&s, &mut jar).await;
     assert_eq!(s.sign_in(&mut jar, "?link=1", "alice").await, "/");
     assert_eq!(
         s.count(&format!(
