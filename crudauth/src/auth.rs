@@ -120,6 +120,27 @@ impl CrudAuth {
         crate::openapi::document(self)
     }
 
+    /// The built-in routes this configuration serves, as `(method, path)`:
+    /// exactly what [`router`](Self::router) mounts and the OpenAPI
+    /// document lists (its transports, the user model's columns, an MFA
+    /// key and sign-in providers decide which).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn doc(auth: crudauth::CrudAuth) {
+    /// for (method, path) in auth.routes() {
+    ///     println!("{method} {path}");
+    /// }
+    /// # }
+    /// ```
+    pub fn routes(&self) -> Vec<(axum::http::Method, &'static str)> {
+        routes::table::<CrudAuth>(self)
+            .into_iter()
+            .map(|entry| (entry.method, entry.path))
+            .collect()
+    }
+
     /// A layer for the whole application: bodies over 64 KiB get 413 before
     /// any work, an HTML form's `csrf_token` field satisfies the session
     /// transport's CSRF check, and axum's plain-text 400/404/405/413/415/422

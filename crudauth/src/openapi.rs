@@ -52,8 +52,17 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
             schema(credential)
         }
     };
+    // Which routes there are is the route table's to say: an operation
+    // below is documented exactly when its route is mounted.
+    let mounted: Vec<(String, &str)> = crate::routes::table::<CrudAuth>(auth)
+        .iter()
+        .map(|entry| (entry.method.as_str().to_ascii_lowercase(), entry.path))
+        .collect();
     let mut paths = Map::new();
     let mut add = |path: &str, method: &str, operation: Value| {
+        if !mounted.iter().any(|(m, p)| m == method && *p == path) {
+            return;
+        }
         let entry = paths.entry(path).or_insert_with(|| json!({}));
         entry[method] = operation;
     };
@@ -113,7 +122,7 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
             &[(401, "unauthenticated"), (403, "csrf_failed")],
         ),
     );
-    if auth.inner.config.me_route {
+    {
         add(
             "/me",
             "get",
@@ -127,7 +136,7 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
             ),
         );
     }
-    if session {
+    {
         add(
             "/login",
             "post",
@@ -198,7 +207,7 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
         }]);
         add("/sessions/{id}", "delete", revoke);
     }
-    if bearer {
+    {
         add(
             "/token",
             "post",
@@ -263,14 +272,10 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
             ],
         ),
     );
-    if auth.inner.users.has_email() {
-        recovery_paths(&mut add, any(true), auth.inner.users.has_email_verified());
-    }
-    if mfa {
-        mfa_paths(&mut add, &any);
-    }
+    recovery_paths(&mut add, any(true));
+    mfa_paths(&mut add, &any);
     #[cfg(feature = "oidc")]
-    if !auth.inner.oidc.is_empty() {
+    {
         let providers: Vec<&str> = auth.inner.oidc.iter().map(|p| p.name()).collect();
         oauth_paths(&mut add, &any, &providers);
     }
@@ -311,9 +316,8 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
     serde_json::from_value(doc).expect("the built-in document is valid OpenAPI")
 }
 
-/// The routes of account recovery (SPEC section 8), mounted when the user
-/// model has an email; `verify` with an `email_verified` column too.
-fn recovery_paths(add: &mut impl FnMut(&str, &str, Value), signed_in: Value, verify: bool) {
+/// The routes of account recovery (SPEC section 8).
+fn recovery_paths(add: &mut impl FnMut(&str, &str, Value), signed_in: Value) {
     let request = |id: &str, summary: &str| {
         operation(
             id,
@@ -328,7 +332,7 @@ fn recovery_paths(add: &mut impl FnMut(&str, &str, Value), signed_in: Value, ver
             &[(429, "rate_limited")],
         )
     };
-    if verify {
+    {
         add(
             "/email/verify-request",
             "post",
