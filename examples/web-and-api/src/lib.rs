@@ -167,6 +167,8 @@ async fn account(user: Principal) -> Json<Value> {
 /// session or token must come from a login that passed its second factor,
 /// and a `POST /sudo` renews an older one.
 #[authed(mfa, fresh = "5m")]
+#[utoipa::path(post, path = "/api/admin/rotate", tag = "example",
+    responses((status = 200, description = "Rotated, by whom.", body = Value)))]
 async fn rotate_keys(user: Principal) -> Json<Value> {
     Json(json!({ "rotated": true, "by": user.user_id }))
 }
@@ -230,7 +232,7 @@ pub const LINK_PATHS: [&str; 3] = ["/verify-email", "/reset-password", "/confirm
 /// The example's own routes, documented by `#[utoipa::path]` (the
 /// security sections of the `#[authed]` ones written by the guard).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(me, account, create_job, create_note, admin))]
+#[openapi(paths(me, account, create_job, create_note, admin, rotate_keys))]
 struct ExampleApi;
 
 /// The whole API's OpenAPI document: crudauth's built-in routes and the
