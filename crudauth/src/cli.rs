@@ -26,9 +26,9 @@
 use std::io::BufRead;
 
 use crate::audit;
+use crate::credentials::validate_email;
 use crate::error::AuthError;
 use crate::password::policy::PasswordContext;
-use crate::routes::validate_email;
 use crate::state::CrudAuth;
 use crate::store;
 use crate::store::users::CreateError;

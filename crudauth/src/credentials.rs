@@ -97,3 +97,26 @@ fn plausible_identifier(identifier: &str) -> bool {
         chars <= MAX_USERNAME
     }
 }
+
+/// An email address as crudauth stores it (trimmed, lowercased), or 422
+/// naming the field: one `@`, a dotted domain, no space or control
+/// character, at most 254 bytes.
+pub(crate) fn validate_email(email: &str) -> Result<String, AuthError> {
+    let email = email.trim();
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(email.to_lowercase())
+    } else {
+        Err(AuthError::Invalid(
+            "email: not a valid email address".into(),
+        ))
+    }
+}

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{emit, ok_empty, with_cookies};
+use crate::credentials::validate_email;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Body, Client, Submitted};
@@ -18,26 +19,6 @@ use crate::store::users::CreateError;
 use crate::store::{self, families, sessions};
 use crate::tokens::password_epoch;
 use crate::{audit, csrf, lockout, revocation};
-
-pub(crate) fn validate_email(email: &str) -> Result<String, AuthError> {
-    let email = email.trim();
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        });
-    if valid {
-        Ok(email.to_lowercase())
-    } else {
-        Err(AuthError::Invalid(
-            "email: not a valid email address".into(),
-        ))
-    }
-}
 
 fn validate_username(username: &str) -> Result<String, AuthError> {
     let username = username.trim();

@@ -8,10 +8,8 @@ mod recovery;
 mod oauth;
 mod mfa;
 mod session;
+mod sign_in;
 mod token;
-
-#[cfg(feature = "cli")]
-pub(crate) use account::validate_email;
 
 use axum::Router;
 use axum::extract::FromRef;

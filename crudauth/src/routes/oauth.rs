@@ -12,7 +12,8 @@ use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::mfa::{self, FRESH_SECS, Pending};
+use super::mfa::FRESH_SECS;
+use super::sign_in::{self, Pending};
 use super::{Empty, emit, with_cookies};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
@@ -441,7 +442,7 @@ async fn open_session(
         });
         let pending = Pending::Provider { link };
         if let Some(challenge) =
-            mfa::open_challenge_on(auth, &txn, &user, pending, client.ip).await?
+            sign_in::open_challenge_on(auth, &txn, &user, pending, client.ip).await?
         {
             txn.commit().await?;
             return Ok(Opened::Challenge(challenge));

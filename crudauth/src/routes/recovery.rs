@@ -19,8 +19,8 @@ use sea_orm::DatabaseTransaction;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::account::validate_email;
 use super::{emit, ok_empty};
+use crate::credentials::validate_email;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::extract::{AnyTransport, Body, Client, Submitted};

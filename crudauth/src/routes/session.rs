@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::mfa::{self, Pending};
+use super::sign_in::{self, Pending};
 use super::{Empty, emit, ok_empty, with_cookies};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
@@ -41,7 +41,7 @@ pub(super) async fn login(
     let pending = Pending::Session {
         remember_me: form.remember_me,
     };
-    if let Some(challenge) = mfa::challenge(&auth, &user, pending, client.ip).await? {
+    if let Some(challenge) = sign_in::challenge(&auth, &user, pending, client.ip).await? {
         return Ok(challenge);
     }
     start(&auth, &user, client, &parts, form.remember_me, false).await

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::mfa::{self, Pending};
+use super::sign_in::{self, Pending};
 use super::{emit, ok_empty};
 use crate::error::AuthError;
 use crate::events::AuthEvent;
@@ -76,7 +76,7 @@ pub(super) async fn token(
     let pending = Pending::Token {
         scope: scope.clone(),
     };
-    if let Some(challenge) = mfa::challenge(&auth, &user, pending, client.ip).await? {
+    if let Some(challenge) = sign_in::challenge(&auth, &user, pending, client.ip).await? {
         return Ok(challenge);
     }
     start(&auth, &user, &scope, false, client.ip).await
