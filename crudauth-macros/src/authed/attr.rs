@@ -434,7 +434,9 @@ impl DurationError {
                 format!("unknown unit `{unit}` in {text:?}; write {FRESH_SYNTAX}")
             }
             Self::Zero => {
-                "`fresh` must be at least 1 second; write, for example, `fresh = \"5m\"`, or drop `fresh` for no freshness gate".to_owned()
+                format!(
+                    "{text:?} is no time at all: `fresh` must be at least 1 second; write, for example, `fresh = \"5m\"`, or drop `fresh` for no freshness gate"
+                )
             }
             Self::TooLong => {
                 format!(
@@ -551,6 +553,15 @@ mod tests {
         assert_eq!(duration_secs("5 m"), Err(DurationError::UnknownUnit));
         assert_eq!(duration_secs("1.5h"), Err(DurationError::UnknownUnit));
         assert_eq!(duration_secs("5ms"), Err(DurationError::UnknownUnit));
+    }
+
+    #[test]
+    fn zero_message_quotes_the_value() {
+        assert!(
+            DurationError::Zero
+                .message("0s")
+                .starts_with("\"0s\" is no time at all")
+        );
     }
 
     #[test]
