@@ -116,6 +116,7 @@ impl CrudAuth {
     /// # }
     /// ```
     #[cfg(feature = "openapi")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
     pub fn openapi(&self) -> utoipa::openapi::OpenApi {
         crate::openapi::document(self)
     }
@@ -196,6 +197,7 @@ impl CrudAuth {
     /// The names of the sign-in providers, in the order they were added:
     /// each has its `/oauth/{name}/authorize` (for a "Sign in with" link).
     #[cfg(feature = "oidc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
     pub fn oidc_providers(&self) -> Vec<&str> {
         self.inner.oidc.iter().map(|p| p.name()).collect()
     }
@@ -645,6 +647,7 @@ impl CrudAuthBuilder {
     /// # let _ = auth; Ok(()) }
     /// ```
     #[cfg(feature = "oidc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
     pub fn oidc_provider(mut self, provider: crate::oidc::OidcProvider) -> Self {
         self.oidc.push(provider);
         self

@@ -54,6 +54,7 @@
 //! maps the application's SeaORM user entity. Both report misuse at
 //! compile time, pointing at the tokens to fix.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 // In the order a request flows through them; each module uses only the
@@ -94,6 +95,7 @@ mod auth;
 #[cfg(test)]
 mod fuzz;
 #[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
 
 pub use auth::CrudAuthBuilder;
@@ -103,12 +105,14 @@ pub use events::AuthEvent;
 pub use layer::{AuthLayer, AuthService};
 pub use mail::{Email, EmailKind, EmailSender, LogSender, MailError, SendFuture, SmtpSender};
 #[cfg(feature = "oidc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
 pub use oidc::{OidcError, OidcProvider};
 pub use password::hash_password_blocking;
 pub use password::policy::{PasswordContext, PasswordPolicy};
 pub use principal::{Principal, UserId};
 pub use state::{CrudAuth, Transport, TransportFuture};
 #[cfg(feature = "migration")]
+#[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
 pub use store::migration::Migration;
 pub use transport::bearer::BearerTransport;
 pub use transport::session::SessionTransport;
@@ -116,9 +120,11 @@ pub use user::register::NewUser;
 pub use user::{AuthColumns, AuthUser, UserKey};
 
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc = include_str!("docs/derive_auth_user.md")]
 pub use crudauth_macros::AuthUser;
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc = include_str!("docs/authed.md")]
 pub use crudauth_macros::authed;
 
