@@ -196,3 +196,25 @@ async fn admin_commands_create_a_superuser_revoke_and_purge(backend: Backend) {
 }
 
 on_both_backends!(admin_commands_create_a_superuser_revoke_and_purge);
+
+/// An admin command against an in-memory database would report a user
+/// that vanishes with the process: the binary refuses it before any work.
+#[tokio::test]
+async fn admin_command_refuses_an_in_memory_database() {
+    for url in ["sqlite::memory:", "sqlite://file?mode=memory&cache=shared"] {
+        let ran = admin(
+            url,
+            &["create-user", "--email", "ghost@example.com"],
+            &format!("{ADMIN_PASSWORD}\n"),
+        )
+        .await;
+        assert!(!ran.ok, "{url}: create-user succeeded: {}", ran.stdout);
+        assert!(ran.stdout.is_empty(), "{url}: {}", ran.stdout);
+        assert!(
+            ran.stderr
+                .contains("admin commands need a database that outlives the command"),
+            "{url}: {}",
+            ran.stderr
+        );
+    }
+}

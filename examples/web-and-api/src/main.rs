@@ -35,6 +35,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let addr = std::env::var("CRUDAUTH_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".to_owned());
+    if args.admin.is_some() && in_memory(&url) {
+        // The command would succeed against a database that ends with the
+        // process: a user "created" there is gone before anyone can sign in.
+        eprintln!(
+            "error: admin commands need a database that outlives the command; DATABASE_URL is {url:?}, an in-memory SQLite database; set it to a file (sqlite://app.db?mode=rwc) or a PostgreSQL URL"
+        );
+        std::process::exit(2);
+    }
     let db = connect(&url).await?;
     let mut config = CrudAuthConfig::from_env()?;
     // Mail links need the public origin; the example's is its own address.
@@ -99,4 +107,9 @@ fn shutdown() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 
             let _ = tokio::signal::ctrl_c().await;
         })
     }
+}
+
+/// Whether `url` names an SQLite database that lives only in this process.
+fn in_memory(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
 }
