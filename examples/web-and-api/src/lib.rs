@@ -34,6 +34,11 @@ pub struct AppState {
     pub jobs: Arc<AtomicU64>,
 }
 
+/// Whether `url` names an SQLite database that lives only in this process.
+pub fn in_memory(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
+}
+
 /// Connects to `url` with [`connect_options`] and creates the users table if
 /// needed.
 ///
@@ -56,7 +61,7 @@ pub fn connect_options(url: &str) -> ConnectOptions {
         .sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(3))
         .test_before_acquire(false);
-    if url.contains(":memory:") || url.contains("mode=memory") {
+    if in_memory(url) {
         // An in-memory database lives in its one connection.
         options.max_connections(1).min_connections(1);
     } else if url.starts_with("sqlite:") {

@@ -13,7 +13,7 @@
 
 use clap::Parser;
 use crudauth::{CrudAuthConfig, OidcProvider};
-use example_web_and_api::{app, auth_builder, connect, serve};
+use example_web_and_api::{app, auth_builder, connect, in_memory, serve};
 
 /// The example server, or one admin command.
 #[derive(Parser)]
@@ -107,9 +107,4 @@ fn shutdown() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 
             let _ = tokio::signal::ctrl_c().await;
         })
     }
-}
-
-/// Whether `url` names an SQLite database that lives only in this process.
-fn in_memory(url: &str) -> bool {
-    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
 }
