@@ -420,8 +420,12 @@ mod tests {
         }
         let held = (0..10_000).filter(|n| t.get(n).is_some()).count();
         assert_eq!(held, t.len());
-        // The last key kept is there until another keep evicts.
-        assert!(held >= 50, "only {held} of 100 held");
+        // Still a cache: the newest entry is served until another insert
+        // evicts.
+        assert!(
+            t.get(&9_999).is_some(),
+            "the newest of {held} entries is gone"
+        );
     }
 
     #[test]

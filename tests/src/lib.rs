@@ -12,6 +12,7 @@ mod database;
 pub mod oidc_browser;
 mod oidc_provider;
 mod process;
+pub mod second_factor;
 mod server;
 mod smtp;
 mod totp;

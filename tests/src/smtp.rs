@@ -4,6 +4,7 @@
 //! refuse every message (a failing relay) or never answer (a hung one).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +19,8 @@ pub enum SmtpMode {
     Accept,
     /// Answers `451` to every `MAIL FROM`.
     Fail,
-    /// Accepts the connection and never says a word.
+    /// Accepts the connection and never says a word, holding it open until
+    /// the client gives up.
     Hang,
 }
 
@@ -90,7 +92,27 @@ pub struct SmtpServer {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     arrived: Arc<Notify>,
+    /// Connections open now, and a wake-up when one opens or closes.
+    open: Arc<(AtomicUsize, Notify)>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Counts a connection as open for as long as it lives.
+struct Open(Arc<(AtomicUsize, Notify)>);
+
+impl Open {
+    fn new(open: &Arc<(AtomicUsize, Notify)>) -> Self {
+        open.0.fetch_add(1, Ordering::SeqCst);
+        open.1.notify_waiters();
+        Self(open.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.1.notify_waiters();
+    }
 }
 
 impl Drop for SmtpServer {
@@ -105,15 +127,18 @@ impl SmtpServer {
         let addr = listener.local_addr().expect("smtp addr");
         let received = Arc::new(Mutex::new(Vec::new()));
         let arrived = Arc::new(Notify::new());
-        let (store, notify) = (received.clone(), arrived.clone());
+        let open = Arc::new((AtomicUsize::new(0), Notify::new()));
+        let (store, notify, count) = (received.clone(), arrived.clone(), open.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
                 let (store, notify) = (store.clone(), notify.clone());
+                let held = Open::new(&count);
                 tokio::spawn(async move {
                     let _ = session(socket, mode, store, notify).await;
+                    drop(held);
                 });
             }
         });
@@ -121,6 +146,7 @@ impl SmtpServer {
             addr,
             received,
             arrived,
+            open,
             task,
         }
     }
@@ -153,6 +179,25 @@ impl SmtpServer {
         }
     }
 
+    /// Connections a client holds open now.
+    pub fn open_connections(&self) -> usize {
+        self.open.0.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to 10 s) until a client holds a connection open.
+    pub async fn wait_for_connection(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let changed = self.open.1.notified();
+            if self.open_connections() > 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                panic!("no client connected");
+            }
+        }
+    }
+
     /// The messages to `to`, after waiting for the `count`-th overall.
     pub async fn to(&self, count: usize, to: &str) -> Vec<Received> {
         self.wait_for(count)
@@ -176,11 +221,14 @@ async fn session(
     store: Arc<Mutex<Vec<Received>>>,
     notify: Arc<Notify>,
 ) -> std::io::Result<()> {
+    let (read, mut write) = socket.into_split();
     if mode == SmtpMode::Hang {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        // Not a word, until the client closes its end.
+        let mut read = read;
+        let mut sink = [0u8; 512];
+        while tokio::io::AsyncReadExt::read(&mut read, &mut sink).await? > 0 {}
         return Ok(());
     }
-    let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 crudauth-test ESMTP\r\n").await?;
     let (mut from, mut to) = (String::new(), Vec::new());

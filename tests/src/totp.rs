@@ -8,21 +8,9 @@ use sha1::Sha1;
 pub const MFA_KEY: [u8; 32] = *b"test-mfa-key-32-bytes-exactly!!!";
 
 fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let value = ALPHABET
-            .iter()
-            .position(|a| *a == c.to_ascii_uppercase())
-            .expect("a base32 secret") as u32;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
+    data_encoding::BASE32_NOPAD
+        .decode(text.trim_end_matches('=').as_bytes())
+        .expect("a base32 secret")
 }
 
 /// The code of `secret` (base32) `steps` steps away from now.

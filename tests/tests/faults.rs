@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crudauth::LockoutPolicy;
 use crudauth_tests::{Browser, PASSWORD, Server, TestDb, start_sharing, start_through, token_pair};
+use example_web_and_api::ACQUIRE_TIMEOUT;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -17,8 +18,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// How long a request may take to be refused while the database is gone.
-const PROMPT: Duration = Duration::from_secs(8);
+/// How long a request may take to be refused while the database is gone:
+/// the example's pool gives up waiting for a connection after
+/// [`ACQUIRE_TIMEOUT`], and a request may wait twice (a read, then its
+/// retry on a fresh connection). A request that hung instead would wait for
+/// sqlx's default of 30 s. The loops below poll up to this deadline too.
+const PROMPT: Duration = Duration::from_secs(2 * ACQUIRE_TIMEOUT.as_secs() + 2);
 
 /// A TCP proxy in front of PostgreSQL. `cut` closes the listening socket
 /// (new connections are refused, as by a stopped server) and every open
@@ -897,7 +902,7 @@ async fn outages_during_a_burst_lose_or_half_write_nothing() {
     for _ in 0..2 {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         proxy.cut().await;
-        tokio::time::sleep(Duration::from_millis(4000)).await;
+        tokio::time::sleep(ACQUIRE_TIMEOUT + Duration::from_secs(1)).await;
         proxy.restore().await;
     }
     tokio::time::sleep(Duration::from_millis(2000)).await;

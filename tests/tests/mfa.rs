@@ -8,6 +8,7 @@
 use axum::Json;
 use axum::routing::post;
 use crudauth::{Principal, authed};
+use crudauth_tests::second_factor::{age_proofs, enrol, mfa_server as server, wrong_code};
 use crudauth_tests::{
     Backend, Browser, MFA_KEY, PASSWORD, Server, assert_error, on_both_backends, set_cookies,
     start_app, token_pair, totp_code,
@@ -15,63 +16,6 @@ use crudauth_tests::{
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{Value, json};
-
-#[authed(fresh = "5m")]
-async fn rotate_keys(user: Principal) -> Json<Value> {
-    Json(json!({ "by": user.user_id }))
-}
-
-#[authed(mfa)]
-async fn wire_money(user: Principal) -> Json<Value> {
-    Json(json!({ "by": user.user_id }))
-}
-
-async fn server(backend: Backend) -> Server {
-    start_app(
-        backend,
-        |db| example_web_and_api::auth_builder(db, crudauth_tests::config()).mfa_key(MFA_KEY),
-        |auth| {
-            axum::Router::new()
-                .route("/admin/rotate", post(rotate_keys))
-                .route("/admin/wire", post(wire_money))
-                .with_state(auth.clone())
-        },
-    )
-    .await
-}
-
-/// Moves every credential's last proof `secs` into the past.
-/// Lets `secs` pass for every proof, behind crudauth's back, then tells
-/// the principal cache as an application editing these rows would.
-async fn age_proofs(server: &Server, secs: i64) {
-    let mut owners = Vec::new();
-    for table in ["crudauth_sessions", "crudauth_token_families"] {
-        server
-            .db
-            .execute_unprepared(&format!(
-                "UPDATE {table} SET authenticated_at = authenticated_at - {secs}"
-            ))
-            .await
-            .unwrap();
-        let rows = server
-            .db
-            .query_all_raw(sea_orm::Statement::from_string(
-                server.db.get_database_backend(),
-                format!("SELECT DISTINCT user_id FROM {table}"),
-            ))
-            .await
-            .unwrap();
-        for row in rows {
-            owners.push(row.try_get::<String>("", "user_id").unwrap());
-        }
-    }
-    for owner in owners {
-        server
-            .auth
-            .invalidate_user(owner.parse::<i64>().unwrap())
-            .await;
-    }
-}
 
 async fn sudo_makes_an_old_sign_in_fresh_again(backend: Backend) {
     let server = server(backend).await;
@@ -176,47 +120,6 @@ async fn wrong_sudo_passwords_count_against_the_lockout(backend: Backend) {
         )
         .await;
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "locked").await;
-}
-
-/// Enrols `email` (already registered) through a password login; returns
-/// the base32 secret and the recovery codes. The confirming code is of the
-/// previous step, leaving the current and next ones to the test.
-async fn enrol(server: &Server, email: &str) -> (String, Vec<String>) {
-    let browser = server.login(email).await;
-    let res = server
-        .post_as_browser(&browser, "/mfa/totp/setup", json!({ "password": PASSWORD }))
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["cache-control"], "no-store");
-    let body: Value = res.json().await.unwrap();
-    let secret = body["secret"].as_str().unwrap().to_owned();
-    assert_eq!(secret.len(), 32, "160 bits in base32");
-    let uri = body["otpauth_uri"].as_str().unwrap();
-    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
-    assert!(uri.contains(&format!("secret={secret}")), "{uri}");
-    assert!(body["qr_svg"].as_str().unwrap().contains("<svg"));
-    let res = server
-        .post_as_browser(&browser, "/mfa/totp/confirm", json!({ "code": "000000" }))
-        .await;
-    // (One chance in a million that this is the right code.)
-    assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
-    let res = server
-        .post_as_browser(
-            &browser,
-            "/mfa/totp/confirm",
-            json!({ "code": totp_code(&secret, -1) }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
-    let codes: Vec<String> = body["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(codes.len(), 10);
-    (secret, codes)
 }
 
 /// Makes every step up to now usable again, as if the test had waited for
@@ -437,7 +340,7 @@ async fn dead_challenges_are_refused(backend: Backend) {
     // Five wrong codes end it: the right code afterwards is refused.
     let challenge = login_challenge(&server, "ada@example.com").await;
     for _ in 0..5 {
-        let res = verify(&server, &challenge, "000000").await;
+        let res = verify(&server, &challenge, &wrong_code(&secret)).await;
         assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
     }
     let res = verify(&server, &challenge, &recovery[0]).await;
@@ -459,11 +362,11 @@ async fn signing_in_again_does_not_reset_the_budget_of_wrong_codes(backend: Back
     // Someone holding the password signs in again before each lock...
     let challenge = login_challenge(&server, "ada@example.com").await;
     for _ in 0..4 {
-        let res = verify(&server, &challenge, "000000").await;
+        let res = verify(&server, &challenge, &wrong_code(&secret)).await;
         assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
     }
     let challenge = login_challenge(&server, "ada@example.com").await;
-    let res = verify(&server, &challenge, "000000").await;
+    let res = verify(&server, &challenge, &wrong_code(&secret)).await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
     // ...and is locked out of codes all the same, the right one included.
     let challenge = login_challenge(&server, "ada@example.com").await;
@@ -587,7 +490,11 @@ async fn disabling_needs_a_fresh_proof_and_a_code(backend: Backend) {
     let fresh: Value = res.json().await.unwrap();
     let fresh = fresh["recovery_codes"][0].as_str().unwrap().to_owned();
     let res = server
-        .post_as_browser(&browser, "/mfa/totp/disable", json!({ "code": "000000" }))
+        .post_as_browser(
+            &browser,
+            "/mfa/totp/disable",
+            json!({ "code": wrong_code(&secret) }),
+        )
         .await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_code").await;
     let res = server

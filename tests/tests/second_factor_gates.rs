@@ -2,53 +2,9 @@
 //! PostgreSQL): a password-only login never passes `mfa`; `fresh` passes a
 //! recent password proof and refuses an old one, on both transports.
 
-use axum::Json;
-use axum::routing::post;
-use crudauth::{Principal, authed};
-use crudauth_tests::{Backend, Server, assert_error, on_both_backends, start_app};
+use crudauth_tests::second_factor::{age_proofs, mfa_server as server};
+use crudauth_tests::{Backend, assert_error, on_both_backends};
 use reqwest::{Method, StatusCode};
-use sea_orm::ConnectionTrait;
-use serde_json::{Value, json};
-
-#[authed(fresh = "5m")]
-async fn rotate_keys(user: Principal) -> Json<Value> {
-    Json(json!({ "by": user.user_id }))
-}
-
-#[authed(mfa)]
-async fn wire_money(user: Principal) -> Json<Value> {
-    Json(json!({ "by": user.user_id }))
-}
-
-async fn server(backend: Backend) -> Server {
-    start_app(
-        backend,
-        // The tests age credentials with SQL, behind the cache's back.
-        |db| {
-            example_web_and_api::auth_builder(db, crudauth_tests::config())
-                .principal_cache(std::time::Duration::ZERO, 0)
-        },
-        |auth| {
-            axum::Router::new()
-                .route("/admin/rotate", post(rotate_keys))
-                .route("/admin/wire", post(wire_money))
-                .with_state(auth.clone())
-        },
-    )
-    .await
-}
-
-async fn age_credentials(server: &Server, secs: i64) {
-    for table in ["crudauth_sessions", "crudauth_token_families"] {
-        server
-            .db
-            .execute_unprepared(&format!(
-                "UPDATE {table} SET authenticated_at = authenticated_at - {secs}"
-            ))
-            .await
-            .unwrap();
-    }
-}
 
 async fn fresh_passes_a_recent_sign_in_and_refuses_an_old_one(backend: Backend) {
     let server = server(backend).await;
@@ -66,14 +22,14 @@ async fn fresh_passes_a_recent_sign_in_and_refuses_an_old_one(backend: Backend) 
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     // Four minutes on, still fresh; six minutes on, not any more.
-    age_credentials(&server, 240).await;
+    age_proofs(&server, 240).await;
     let res = server
         .with_bearer(Method::POST, "/admin/rotate", &token)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    age_credentials(&server, 120).await;
+    age_proofs(&server, 120).await;
     let res = server
         .as_browser(&browser, Method::POST, "/admin/rotate", Some(&browser.csrf))
         .await;

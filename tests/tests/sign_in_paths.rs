@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crudauth::SmtpSender;
 use crudauth_tests::oidc_browser::{Jar, Setup, setup_with};
+use crudauth_tests::second_factor::{self, wrong_code};
 use crudauth_tests::{
     Backend, CLIENT_ID, CLIENT_SECRET, MFA_KEY, PASSWORD, SmtpMode, SmtpServer, assert_error,
     example_binary, on_both_backends, set_cookies, totp_code,
@@ -79,64 +80,8 @@ async fn verified_account(s: &Setup, email: &str) -> i64 {
 }
 
 /// Enrols `email` in TOTP through a password login; the base32 secret.
-/// The confirming code is the previous step's, leaving the current one.
 async fn enrol(s: &Setup, email: &str) -> String {
-    enrol_with_codes(s, email).await.0
-}
-
-/// [`enrol`], and the recovery codes.
-async fn enrol_with_codes(s: &Setup, email: &str) -> (String, Vec<String>) {
-    let browser = s.server.login(email).await;
-    let res = s
-        .server
-        .post_as_browser(&browser, "/mfa/totp/setup", json!({ "password": PASSWORD }))
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let secret = res.json::<Value>().await.unwrap()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = s
-        .server
-        .post_as_browser(
-            &browser,
-            "/mfa/totp/confirm",
-            json!({ "code": totp_code(&secret, -1) }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
-    let codes = body["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    (secret, codes)
-}
-
-/// A code that is none of the three the server accepts now.
-fn wrong_code(secret: &str) -> String {
-    let accepted: Vec<String> = (-1..=1).map(|step| totp_code(secret, step)).collect();
-    (0..1_000_000)
-        .map(|n| format!("{n:06}"))
-        .find(|code| !accepted.contains(code))
-        .unwrap()
-}
-
-/// Moves every credential's last proof `secs` into the past, and tells the
-/// principal cache, as an application editing these rows would.
-async fn age_proofs(s: &Setup, secs: i64) {
-    for table in ["crudauth_sessions", "crudauth_token_families"] {
-        s.sql(&format!(
-            "UPDATE {table} SET authenticated_at = authenticated_at - {secs}"
-        ))
-        .await;
-    }
-    let users = s.count("SELECT COALESCE(MAX(id), 0) FROM users").await;
-    for id in 1..=users {
-        s.server.auth.invalidate_user(id).await;
-    }
+    second_factor::enrol(&s.server, email).await.0
 }
 
 /// A fresh proof for this browser's session: `/sudo` with the password.
@@ -303,7 +248,7 @@ async fn set_password_needs_a_recent_proof_and_is_not_one(backend: Backend) {
     let mut jar = Jar::default();
     assert_eq!(s.sign_in(&mut jar, "", "pat").await, "/");
     // A stolen cookie of a provider-made account, an hour old.
-    age_proofs(&s, 3600).await;
+    second_factor::age_proofs(&s.server, 3600).await;
     let res = s
         .send(
             &mut jar,
@@ -323,7 +268,7 @@ async fn set_password_needs_a_recent_proof_and_is_not_one(backend: Backend) {
     // The owner signs in again: fresh, and still within the window after
     // 200 s.
     assert_eq!(s.sign_in(&mut jar, "", "pat").await, "/");
-    age_proofs(&s, 200).await;
+    second_factor::age_proofs(&s.server, 200).await;
     let res = s
         .send(
             &mut jar,
@@ -336,7 +281,7 @@ async fn set_password_needs_a_recent_proof_and_is_not_one(backend: Backend) {
     assert!(session_cookie_set(&res), "the session was rotated");
     // 150 s later the provider's proof is 350 s old: had /set-password
     // counted as a proof, it would be 150 s.
-    age_proofs(&s, 150).await;
+    second_factor::age_proofs(&s.server, 150).await;
     let res = unlink(&s, &mut jar).await;
     assert_error(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
     sudo(&s, &mut jar).await;
@@ -417,7 +362,7 @@ async fn an_unlinked_identity_stays_unlinked_until_its_owner_links_it(backend: B
     let mut jar = Jar::default();
     assert_eq!(s.sign_in(&mut jar, "", "alice").await, "/");
     assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 1);
-    age_proofs(&s, 600).await;
+    second_factor::age_proofs(&s.server, 600).await;
     let res = unlink(&s, &mut jar).await;
     assert_error(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
     assert_eq!(s.count("SELECT COUNT(*) FROM crudauth_identities").await, 1);
@@ -452,7 +397,7 @@ async fn an_unlinked_identity_stays_unlinked_until_its_owner_links_it(backend: B
         )
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    age_proofs(&s, 600).await;
+    second_factor::age_proofs(&s.server, 600).await;
     let res = s
         .get(&mut jar, &format!("{}/oauth/test/authorize?link=1", s.base))
         .await;
@@ -643,7 +588,7 @@ async fn every_sign_in_path_asks_an_enrolled_account_for_its_second_factor(backe
         .post_json("/email/verify-confirm", json!({ "token": token }))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let (secret, recovery) = enrol_with_codes(&s, "alice@example.com").await;
+    let (secret, recovery) = second_factor::enrol(&s.server, "alice@example.com").await;
     // One TOTP step is used below; the later proofs take recovery codes,
     // so that no proof waits for the next 30 s step.
     let mut recovery = recovery.into_iter();

@@ -15,10 +15,10 @@ use serde_json::json;
 use super::fixtures::{credentials, expect, own_server};
 use super::measure::Sample;
 use super::report::{load_average, report_sample};
-use super::totp::code_now;
 use super::{EMAIL, Options, PASSWORD};
 use crate::load::{self, Plan, Req, Stats};
 use crate::process::{Backend, Server, TempDb, postgres_reachable};
+use crudauth_tests::totp_code;
 
 const PLAIN: &str = "/gates/plain";
 const GATED: &str = "/gates/mfa-fresh";
@@ -94,7 +94,10 @@ async fn mfa_token(server: &Server) -> Result<String, String> {
     let secret = text(&setup, "secret", "/mfa/totp/setup")?;
     let confirmed = expect(
         server,
-        with_token("/mfa/totp/confirm", json!({ "code": code_now(&secret)? })),
+        with_token(
+            "/mfa/totp/confirm",
+            json!({ "code": totp_code(&secret, 0) }),
+        ),
         StatusCode::OK,
     )
     .await?;

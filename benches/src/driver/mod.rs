@@ -12,7 +12,6 @@ mod options;
 mod profile;
 mod report;
 mod run;
-mod totp;
 
 pub use enumeration::enumeration;
 pub use gates::gates;

@@ -28,20 +28,7 @@ pub(crate) fn new_secret() -> [u8; 20] {
 
 /// RFC 4648 base32 without padding, as authenticator apps take secrets.
 pub(crate) fn base32(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for &byte in bytes {
-        buffer = (buffer << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(BASE32[((buffer >> bits) & 31) as usize]));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(BASE32[((buffer << (5 - bits)) & 31) as usize]));
-    }
-    out
+    data_encoding::BASE32_NOPAD.encode(bytes)
 }
 
 /// The 6-digit code of `secret` at step `counter` (RFC 4226 HOTP).
@@ -92,17 +79,16 @@ pub(crate) fn otpauth_uri(issuer: &str, account: &str, secret: &str) -> String {
     )
 }
 
+/// RFC 3986's unreserved characters: the only ones left as they are.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 /// `uri` as an SVG QR code.
@@ -177,6 +163,8 @@ mod tests {
             otpauth_uri("crudauth", "ada@example.com", "ABC")
                 .starts_with("otpauth://totp/crudauth:ada%40example.com?secret=ABC&")
         );
+        // Everything but the unreserved characters, UTF-8 bytes included.
+        assert_eq!(encode("Acme Inc. ~_-é:"), "Acme%20Inc.%20~_-%C3%A9%3A");
         assert!(qr_svg("otpauth://totp/x").unwrap().contains("<svg"));
     }
 }

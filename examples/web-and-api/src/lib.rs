@@ -49,6 +49,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_with(connect_options(url)).await
 }
 
+/// How long a request waits for a database connection before it is answered
+/// 503 `unavailable`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The example's pool settings for `url`. An in-memory SQLite database lives
 /// in one connection, so the pool keeps exactly one.
 pub fn connect_options(url: &str) -> ConnectOptions {
@@ -59,7 +63,7 @@ pub fn connect_options(url: &str) -> ConnectOptions {
     // restart, crudauth's reads skip the dead connections the pool hands out.
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false);
     if in_memory(url) {
         // An in-memory database lives in its one connection.
