@@ -5,6 +5,7 @@
 //!     [--rounds N] [--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]
 //! cargo run --release -p crudauth-bench -- profile [--requests N] [--only NAME]...
 //! cargo run --release -p crudauth-bench -- gates [--requests N] [--rounds N] [--no-postgres]
+//! cargo run --release -p crudauth-bench -- layer [--requests N] [--rounds N]
 //! cargo run --release -p crudauth-bench -- enumeration [--requests N] [--register N] [--no-postgres]
 //! crudauth-bench server <bare|jwt-minimal|crudauth|crudauth-tuned>
 //! ```
@@ -16,11 +17,13 @@
 //! server under callgrind instead and prints the instructions it executes
 //! per `GET /me`, a figure that the machine's other load does not move.
 //! `gates` compares `#[authed]` with `#[authed(mfa, fresh = "5m")]`
-//! (issue 13) and `enumeration` times the recovery routes per account
-//! state (issue 11).
+//! (issue 13), `layer` an application's route behind `auth.layer()` with
+//! the same route without it (issue 24), and `enumeration` times the
+//! recovery routes per account state (issue 11).
 
 mod driver;
 mod gates_server;
+mod layer_server;
 mod load;
 mod process;
 mod recovery_server;
@@ -29,7 +32,7 @@ mod servers;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: crudauth-bench all [--requests N] [--connections N] [--rounds N] \
-[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [--bearer] [COUNT]\n       crudauth-bench gates [--requests N] [--connections N] [--rounds N] [--no-postgres]\n       crudauth-bench enumeration [--requests N] [--register N] [--warmup N] [--no-postgres]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned|crudauth-gates|crudauth-gates-uncached|crudauth-recovery>";
+[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [--bearer] [COUNT]\n       crudauth-bench gates [--requests N] [--connections N] [--rounds N] [--no-postgres]\n       crudauth-bench layer [--requests N] [--connections N] [--rounds N]\n       crudauth-bench enumeration [--requests N] [--register N] [--warmup N] [--no-postgres]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned|crudauth-gates|crudauth-gates-uncached|crudauth-recovery|crudauth-layer>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -63,6 +66,13 @@ fn main() -> ExitCode {
                 .build()
                 .map_err(|e| e.to_string())?
                 .block_on(driver::gates(options))
+        }),
+        Some("layer") => parse(&args[1..]).and_then(|options| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(driver::layer(options))
         }),
         Some(verb @ ("all" | "profile")) => {
             let mut defaults = driver::Options::default();

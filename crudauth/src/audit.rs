@@ -367,8 +367,8 @@ pub(crate) fn oauth_failed(ip: Option<IpAddr>, provider: &str, reason: &str) {
     );
 }
 
-/// A user was created outside HTTP (the `create-user` command).
-#[cfg(feature = "cli")]
+/// A user was created outside HTTP (the `create-user` command,
+/// `CrudAuth::create_user`).
 pub(crate) fn user_created(user_id: &UserId, superuser: bool) {
     audit!(
         Level::INFO,

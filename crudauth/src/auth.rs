@@ -12,14 +12,16 @@ use sea_orm::DatabaseConnection;
 
 use crate::cache::PrincipalCache;
 use crate::config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
-use crate::error::ConfigError;
+use crate::error::{AuthError, ConfigError};
 use crate::events::AuthEvent;
-use crate::layer::AuthLayer;
+use crate::layer::{AuthLayer, JsonErrors};
 use crate::mail::{EmailSender, Mailer, SmtpSender};
 use crate::mfa::MfaKey;
 use crate::password::Hasher;
 use crate::password::policy::PasswordPolicy;
 use crate::principal::UserId;
+use crate::route::Route;
+use crate::routes::direct::{IssueTokens, NewAccount, SignIn};
 use crate::state::{ChainEntry, CrudAuth, Hook, Inner, Transport};
 use crate::store::users::{ModelStore, UserStore};
 use crate::store::{self, families, purge, sessions};
@@ -83,20 +85,22 @@ impl CrudAuth {
             .collect()
     }
 
-    /// The built-in routes: `/register`, `/me` (unless switched off),
-    /// `/logout-all`, `/change-password`, plus `/login`, `/logout`,
-    /// `/sessions` with the session transport and `/token`, `/refresh`,
-    /// `/revoke` with the bearer transport.
+    /// The built-in routes, under the [base path](CrudAuthBuilder::base_path):
+    /// `/register`, `/me`, `/logout-all`, `/change-password`, plus
+    /// `/login`, `/logout`, `/sessions` with the session transport and
+    /// `/token`, `/refresh`, `/revoke` with the bearer transport, and more
+    /// with an email column, an MFA key or sign-in providers ([`Route`]
+    /// lists them all; [`routes`](Self::routes) says which are mounted).
     ///
-    /// They read their own bodies (64 KiB at most, JSON or a form); add
-    /// [`CrudAuth::layer`] around the whole application for the same duties
-    /// on your routes and JSON answers from the router itself (404, 405).
+    /// They read their own bodies (JSON or a form, at most the
+    /// [body limit](CrudAuthBuilder::body_limit)) and answer every error,
+    /// a wrong method included, with crudauth's JSON body.
     pub fn router<S>(&self) -> Router<S>
     where
         CrudAuth: FromRef<S>,
         S: Clone + Send + Sync + 'static,
     {
-        routes::router(self)
+        routes::router(self).route_layer(JsonErrors::limited(self.inner.config.body_limit))
     }
 
     /// The OpenAPI document of the routes [`router`](Self::router) mounts
@@ -121,10 +125,11 @@ impl CrudAuth {
         crate::openapi::document(self)
     }
 
-    /// The built-in routes this configuration serves, as `(method, path)`:
-    /// exactly what [`router`](Self::router) mounts and the OpenAPI
-    /// document lists (its transports, the user model's columns, an MFA
-    /// key and sign-in providers decide which).
+    /// The built-in routes this configuration serves, as `(method, path)`
+    /// with the base path: exactly what [`router`](Self::router) mounts and
+    /// the OpenAPI document lists (its transports, the user model's
+    /// columns, an MFA key, sign-in providers and the disabled routes
+    /// decide which).
     ///
     /// # Examples
     ///
@@ -135,17 +140,24 @@ impl CrudAuth {
     /// }
     /// # }
     /// ```
-    pub fn routes(&self) -> Vec<(axum::http::Method, &'static str)> {
+    pub fn routes(&self) -> Vec<(axum::http::Method, String)> {
+        let base = &self.inner.config.base_path;
         routes::table::<CrudAuth>(self)
             .into_iter()
-            .map(|entry| (entry.method, entry.path))
+            .map(|entry| {
+                let route = entry.route;
+                (route.method(), format!("{base}{}", route.path()))
+            })
             .collect()
     }
 
-    /// A layer for the whole application: bodies over 64 KiB get 413 before
-    /// any work, an HTML form's `csrf_token` field satisfies the session
-    /// transport's CSRF check, and axum's plain-text 400/404/405/413/415/422
-    /// answers become crudauth's JSON errors. Add it as the outermost layer.
+    /// A layer for the whole application, outermost. It leaves the
+    /// application's routes alone (no body limit, no rewritten answers):
+    /// it only reads an HTML form's `csrf_token` field, so that the session
+    /// transport's CSRF check accepts it as it accepts the `X-CSRF-Token`
+    /// header. crudauth's own routes carry their body limit and JSON
+    /// errors themselves; [`JsonErrors`](crate::JsonErrors) gives the
+    /// application's routes the same JSON errors, if it wants them.
     ///
     /// # Examples
     ///
@@ -159,6 +171,101 @@ impl CrudAuth {
     /// ```
     pub fn layer(&self) -> AuthLayer {
         AuthLayer::new(self.clone())
+    }
+
+    /// Creates an account from the application's code (an invite, an
+    /// import, an admin page): the password policy applies as at
+    /// `/register`, and nothing a client could set is. Works with
+    /// [`Route::Register`] disabled.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::EmailTaken`] when another account has the address,
+    /// [`AuthError::AlreadyRegistered`] for a taken username,
+    /// [`AuthError::Invalid`] for a malformed address or username, a
+    /// password the policy refuses, or a flag the user model has no
+    /// column for; [`AuthError::Unavailable`] when the database fails.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn doc(auth: crudauth::CrudAuth) -> Result<(), crudauth::AuthError> {
+    /// use crudauth::NewAccount;
+    ///
+    /// let id = auth
+    ///     .create_user(NewAccount::email("ada@example.com").password("correct horse battery"))
+    ///     .await?;
+    /// # let _ = id; Ok(()) }
+    /// ```
+    pub async fn create_user(&self, account: NewAccount) -> Result<UserId, AuthError> {
+        routes::direct::create_user(self, account).await
+    }
+
+    /// Checks a password as `/login` does, behind the same lockout: a wrong
+    /// password counts against the identifier, the account and `ip`, and a
+    /// locked one is refused before any hashing. The account's id when the
+    /// password is right (a second factor is the application's to ask for
+    /// next, see [`sign_in`](Self::sign_in)).
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::InvalidCredentials`] for a wrong password, an unknown
+    /// or inactive account; [`AuthError::Locked`] while locked out.
+    pub async fn check_password(
+        &self,
+        identifier: &str,
+        password: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<UserId, AuthError> {
+        routes::direct::check_password(self, identifier, password.to_owned(), ip).await
+    }
+
+    /// Signs a user in with a new session from the application's own
+    /// handler (after its own check: a magic link, an SSO of its own):
+    /// return the [`SessionLogin`] with the answer to set the cookies.
+    ///
+    /// An account with a second factor is refused with
+    /// [`AuthError::MfaRequired`] unless [`SignIn::with_mfa`] says the
+    /// application checked it.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::InvalidCredentials`] for an unknown or inactive
+    /// account, [`AuthError::MfaRequired`] as above,
+    /// [`AuthError::Unavailable`] when the database fails.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn doc(auth: crudauth::CrudAuth, id: crudauth::UserId) -> Result<(), crudauth::AuthError> {
+    /// let login = auth.sign_in(&id).remember_me().await?;
+    /// let response = (login, "signed in");
+    /// # let _ = response; Ok(()) }
+    /// ```
+    pub fn sign_in(&self, user: &UserId) -> SignIn<'_> {
+        SignIn::new(self, user.clone())
+    }
+
+    /// Issues a token pair for a user from the application's code, granted
+    /// the `scopes` the user has among those asked for. An account with a
+    /// second factor needs [`IssueTokens::with_mfa`], as for
+    /// [`sign_in`](Self::sign_in).
+    ///
+    /// # Errors
+    ///
+    /// As [`sign_in`](Self::sign_in).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn doc(auth: crudauth::CrudAuth, id: crudauth::UserId) -> Result<(), crudauth::AuthError> {
+    /// let pair = auth.issue_tokens(&id, &["jobs:read"]).await?;
+    /// println!("{}", serde_json::to_string(&pair).unwrap());
+    /// # Ok(()) }
+    /// ```
+    pub fn issue_tokens(&self, user: &UserId, scopes: &[&str]) -> IssueTokens<'_> {
+        let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        IssueTokens::new(self, user.clone(), scopes)
     }
 
     /// Ends every session and token family of a user, for applications that
@@ -596,7 +703,8 @@ impl CrudAuthBuilder {
     /// The paths, on the [`public_origin`](Self::public_origin), of the
     /// pages that redeem the mailed links (defaults `/verify-email`,
     /// `/reset-password`, `/confirm-email`): each link is
-    /// `{public_origin}{path}?token=…`. [`build`](Self::build) refuses a
+    /// `{public_origin}{base_path}{path}?token=…`, under the
+    /// [`base_path`](Self::base_path) as the routes are. [`build`](Self::build) refuses a
     /// path that does not start with one `/` or holds a query, a fragment
     /// or spaces.
     ///
@@ -616,6 +724,59 @@ impl CrudAuthBuilder {
         self.config.verify_email_path = verify_email.into();
         self.config.reset_password_path = reset_password.into();
         self.config.confirm_email_path = confirm_email.into();
+        self
+    }
+
+    /// Mounts the built-in routes under `path` (`/auth`: `/auth/login`,
+    /// `/auth/token`, …), with the mailed links' paths (see
+    /// [`link_paths`](Self::link_paths)), the OAuth redirect URI and the
+    /// OpenAPI document's paths; cookies keep `Path=/`. A trailing `/` is
+    /// dropped (`"/"` is the root, the default). [`build`](Self::build)
+    /// refuses a path that is not segments of letters, digits and `-._~`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = crudauth::CrudAuth::builder().base_path("/auth");
+    /// # let _ = builder;
+    /// ```
+    pub fn base_path(mut self, path: impl Into<String>) -> Self {
+        let mut path = path.into();
+        if path.ends_with('/') {
+            path.pop();
+        }
+        self.config.base_path = path;
+        self
+    }
+
+    /// Switches a built-in route off: it answers 404 (the application's
+    /// fallback) and is absent from the OpenAPI document. An invite-only
+    /// application drops [`Route::Register`], for instance, and creates
+    /// accounts with [`CrudAuth::create_user`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crudauth::Route;
+    ///
+    /// let builder = crudauth::CrudAuth::builder()
+    ///     .disable(Route::Register)
+    ///     .disable(Route::Sessions);
+    /// # let _ = builder;
+    /// ```
+    pub fn disable(mut self, route: Route) -> Self {
+        if !self.config.disabled_routes.contains(&route) {
+            self.config.disabled_routes.push(route);
+        }
+        self
+    }
+
+    /// The largest request body crudauth's own routes read (default
+    /// 64 KiB, at least 1 KiB): a larger one is refused with 413
+    /// `payload_too_large` before it is read. The application's own routes
+    /// keep whatever limit the application sets.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.config.body_limit = bytes;
         self
     }
 

@@ -1,5 +1,6 @@
 //! Reading request bodies for the built-in routes: JSON or urlencoded forms,
-//! at most 64 KiB, with the SPEC's status for each kind of bad input.
+//! at most the configured limit (64 KiB by default), with the SPEC's status
+//! for each kind of bad input.
 
 use axum::body::Body;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -10,9 +11,6 @@ use serde::{Deserialize, Deserializer};
 
 use crate::csrf;
 use crate::error::AuthError;
-
-/// The largest body crudauth reads.
-pub(crate) const LIMIT: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -38,34 +36,44 @@ pub(crate) fn kind(headers: &HeaderMap) -> Option<Kind> {
     })
 }
 
-/// Refuses a declared length over the limit before reading anything.
-pub(crate) fn check_length(headers: &HeaderMap) -> Result<(), AuthError> {
-    let declared = headers
+/// The declared length of a body, if any.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
-        Some(len) if len > LIMIT as u64 => Err(AuthError::PayloadTooLarge(LIMIT)),
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// Refuses a declared length over `limit` before reading anything.
+pub(crate) fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), AuthError> {
+    match declared_length(headers) {
+        Some(len) if len > limit as u64 => Err(AuthError::PayloadTooLarge(limit)),
         _ => Ok(()),
     }
 }
 
-/// Reads at most [`LIMIT`] bytes.
-pub(crate) async fn bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, AuthError> {
-    check_length(headers)?;
-    axum::body::to_bytes(body, LIMIT)
+/// Reads at most `limit` bytes.
+pub(crate) async fn bytes(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, AuthError> {
+    check_length(headers, limit)?;
+    axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| AuthError::PayloadTooLarge(LIMIT))
+        .map_err(|_| AuthError::PayloadTooLarge(limit))
 }
 
-/// Reads and decodes the body of a built-in route. A form's `csrf_token`
-/// field is kept in `extensions` for the session transport.
+/// Reads (at most `limit` bytes) and decodes the body of a built-in route.
+/// A form's `csrf_token` field is kept in `extensions` for the session
+/// transport.
 pub(crate) async fn read<T: DeserializeOwned>(
     headers: &HeaderMap,
     extensions: &mut Extensions,
     body: Body,
+    limit: usize,
 ) -> Result<T, AuthError> {
-    let raw = bytes(headers, body).await?;
+    let raw = bytes(headers, body, limit).await?;
     let kind = match kind(headers) {
         Some(kind) => kind,
         // No content type and no body: an empty JSON object, so that routes

@@ -31,7 +31,7 @@ use crate::error::AuthError;
 use crate::password::policy::PasswordContext;
 use crate::state::CrudAuth;
 use crate::store;
-use crate::store::users::CreateError;
+use crate::store::users::{Account, CreateError};
 
 /// The admin subcommands, for an application's `clap` parser.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
@@ -134,13 +134,13 @@ async fn create_user(
     }
     let hash = auth.inner.hasher.hash(password).await?;
     let txn = store::begin_write(db).await.map_err(AuthError::from)?;
-    let created = if superuser {
-        users.create_superuser(&txn, email.clone(), hash).await
-    } else {
-        users
-            .create(&txn, Some(email.clone()), None, hash, Vec::new())
-            .await
+    let account = Account {
+        email: Some(email.clone()),
+        hash,
+        superuser,
+        ..Account::default()
     };
+    let created = users.create_account(&txn, account).await;
     let user = match created {
         Ok(user) => user,
         Err(CreateError::Duplicate) => return Err(AuthError::AlreadyRegistered.into()),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::origin::Origin;
+use crate::route::Route;
 
 /// How crudauth's cookies are issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +141,17 @@ pub struct CrudAuthConfig {
     /// The path of the page that redeems an email-change link (default
     /// `/confirm-email`).
     pub confirm_email_path: String,
+    /// Where the built-in routes are mounted: `""` (the default) for the
+    /// root, or a path such as `/auth`. The mailed links' paths and the
+    /// OAuth redirect URI are under it too; cookies keep `Path=/`.
+    pub base_path: String,
+    /// Built-in routes switched off: each answers 404 and is absent from
+    /// the OpenAPI document.
+    pub disabled_routes: Vec<Route>,
+    /// The largest request body crudauth's own routes read (default
+    /// 64 KiB); a larger one is 413 `payload_too_large`. The application's
+    /// routes are not limited by crudauth.
+    pub body_limit: usize,
 }
 
 impl std::fmt::Debug for CrudAuthConfig {
@@ -158,6 +170,9 @@ impl std::fmt::Debug for CrudAuthConfig {
             .field("trusted_origins", &self.trusted_origins)
             .field("public_origin", &self.public_origin)
             .field("trusted_proxy_hops", &self.trusted_proxy_hops)
+            .field("base_path", &self.base_path)
+            .field("disabled_routes", &self.disabled_routes)
+            .field("body_limit", &self.body_limit)
             .finish_non_exhaustive()
     }
 }
@@ -191,6 +206,9 @@ impl Default for CrudAuthConfig {
             verify_email_path: "/verify-email".to_owned(),
             reset_password_path: "/reset-password".to_owned(),
             confirm_email_path: "/confirm-email".to_owned(),
+            base_path: String::new(),
+            disabled_routes: Vec::new(),
+            body_limit: 64 * 1024,
         }
     }
 }
@@ -420,6 +438,16 @@ impl CrudAuthConfig {
                 "public_origin",
                 "expected scheme://host[:port], such as https://app.example.com",
             );
+        }
+        if !crate::route::valid_base_path(&self.base_path) {
+            return invalid(
+                "base_path",
+                "expected \"\" or a path such as /auth: segments of letters, digits and -._~, \
+                 no trailing slash",
+            );
+        }
+        if self.body_limit < 1024 {
+            return invalid("body_limit", "must be at least 1024 bytes");
         }
         let paths = [
             ("verify_email_path", &self.verify_email_path),

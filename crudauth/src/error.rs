@@ -166,6 +166,9 @@ auth_errors! {
     MfaAlreadyEnabled => CONFLICT, "mfa_already_enabled", "two-factor authentication is already enabled";
     /// 409: duplicate email or username.
     AlreadyRegistered => CONFLICT, "already_registered", "a user with this email or username is already registered";
+    /// 409: [`CrudAuth::create_user`](crate::CrudAuth::create_user) with an
+    /// email address another account has.
+    EmailTaken => CONFLICT, "email_taken", "an account with this email address already exists";
     /// 413: body over the limit.
     PayloadTooLarge(usize) => PAYLOAD_TOO_LARGE, "payload_too_large", "request body is larger than {0} bytes";
     /// 415: a body that is neither JSON nor a form.

@@ -94,19 +94,22 @@ where
     }
 }
 
-/// A built-in route's body: JSON or a urlencoded form, at most 64 KiB.
+/// A built-in route's body: JSON or a urlencoded form, at most the
+/// configured body limit.
 pub(crate) struct Body<T>(pub T);
 
 impl<S, T> FromRequest<S> for Body<T>
 where
     T: DeserializeOwned,
+    CrudAuth: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = AuthError;
 
-    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = CrudAuth::from_ref(state).inner.config.body_limit;
         let (mut parts, body) = request.into_parts();
-        body::read(&parts.headers, &mut parts.extensions, body)
+        body::read(&parts.headers, &mut parts.extensions, body, limit)
             .await
             .map(Body)
     }
@@ -164,7 +167,8 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let auth = CrudAuth::from_ref(state);
         let (mut parts, raw) = request.into_parts();
-        let body = body::read(&parts.headers, &mut parts.extensions, raw).await?;
+        let limit = auth.inner.config.body_limit;
+        let body = body::read(&parts.headers, &mut parts.extensions, raw, limit).await?;
         let principal = resolve(&mut parts, &auth, M::mask(&auth)).await?;
         Ok(Self {
             principal,

@@ -60,6 +60,7 @@
 // In the order a request flows through them; each module uses only the
 // ones listed above it (`auth` is the public face over all of them).
 mod error;
+mod route;
 mod origin;
 mod config;
 mod tokens;
@@ -102,7 +103,7 @@ pub use auth::CrudAuthBuilder;
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
 pub use error::{AuthError, AuthRejection, ConfigError, NarrowedHandler};
 pub use events::AuthEvent;
-pub use layer::{AuthLayer, AuthService};
+pub use layer::{AuthLayer, AuthService, JsonErrors, JsonErrorsService};
 pub use mail::{Email, EmailKind, EmailSender, LogSender, MailError, SendFuture, SmtpSender};
 #[cfg(feature = "oidc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
@@ -110,6 +111,9 @@ pub use oidc::{OidcError, OidcProvider};
 pub use password::hash_password_blocking;
 pub use password::policy::{PasswordContext, PasswordPolicy};
 pub use principal::{Principal, UserId};
+pub use route::Route;
+pub use routes::TokenPair;
+pub use routes::direct::{IssueTokens, NewAccount, SessionLogin, SignIn};
 pub use state::{CrudAuth, Transport, TransportFuture};
 #[cfg(feature = "migration")]
 #[cfg_attr(docsrs, doc(cfg(feature = "migration")))]

@@ -56,14 +56,20 @@ pub(crate) fn document(auth: &CrudAuth) -> OpenApi {
     // below is documented exactly when its route is mounted.
     let mounted: Vec<(String, &str)> = crate::routes::table::<CrudAuth>(auth)
         .iter()
-        .map(|entry| (entry.method.as_str().to_ascii_lowercase(), entry.path))
+        .map(|entry| {
+            let route = entry.route;
+            (route.method().as_str().to_ascii_lowercase(), route.path())
+        })
         .collect();
+    let base = &auth.inner.config.base_path;
     let mut paths = Map::new();
     let mut add = |path: &str, method: &str, operation: Value| {
         if !mounted.iter().any(|(m, p)| m == method && *p == path) {
             return;
         }
-        let entry = paths.entry(path).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(format!("{base}{path}"))
+            .or_insert_with(|| json!({}));
         entry[method] = operation;
     };
     // Who may call a route any transport reaches: a session (with the CSRF

@@ -167,7 +167,7 @@ fn merge(into: &mut Stats, part: Stats) {
 
 /// Warm-up of both routes, then their measured requests in alternating
 /// slices; the peak RSS is the server's over both.
-async fn interleaved(
+pub(super) async fn interleaved(
     server: &Server,
     plain: &Req,
     gated: &Req,
@@ -311,7 +311,7 @@ pub async fn gates(options: Options) -> Result<(), String> {
     Ok(())
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub(super) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }

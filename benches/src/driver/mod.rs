@@ -5,6 +5,7 @@
 mod enumeration;
 mod fixtures;
 mod gates;
+mod layer;
 mod logins;
 mod measure;
 mod memory;
@@ -15,6 +16,7 @@ mod run;
 
 pub use enumeration::enumeration;
 pub use gates::gates;
+pub use layer::layer;
 pub use memory::cache_memory;
 pub use options::{ALL_REQUESTS, Options};
 pub use profile::profile;

@@ -241,12 +241,11 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password_blocking("crudauth-dummy-password-for-timing"))
 }
 
-#[cfg(feature = "oidc")]
 /// What marks a stored password that no password matches (Django's
-/// convention): an account made or claimed through a sign-in provider.
+/// convention): an account made or claimed through a sign-in provider, or
+/// created by the application without one.
 const UNUSABLE: &str = "!unusable:";
 
-#[cfg(feature = "oidc")]
 /// A stored password nobody can sign in with. It is random, so that each
 /// one starts a new password epoch (ending the sessions from before), and
 /// it cannot be parsed, so a verify against it fails at the same cost as a

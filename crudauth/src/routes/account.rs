@@ -20,7 +20,7 @@ use crate::store::{self, families, sessions};
 use crate::tokens::password_epoch;
 use crate::{audit, csrf, lockout, revocation};
 
-fn validate_username(username: &str) -> Result<String, AuthError> {
+pub(super) fn validate_username(username: &str) -> Result<String, AuthError> {
     let username = username.trim();
     if username.is_empty()
         || username.chars().count() > 64

@@ -2,6 +2,7 @@
 //! handler.
 
 mod account;
+pub(crate) mod direct;
 mod management;
 mod recovery;
 #[cfg(feature = "oidc")]
@@ -14,7 +15,6 @@ mod token;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::HeaderValue;
-use axum::http::Method;
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
@@ -22,16 +22,19 @@ use tower::util::MapResponseLayer;
 
 use crate::error::add_bearer_challenge;
 use crate::events::AuthEvent;
+use crate::route::Route;
 use crate::state::CrudAuth;
 use crate::transport::bearer::BearerTransport;
 use crate::transport::session::SessionTransport;
 use crate::transport::{self, enabled};
 
-/// One built-in route: its method, its path and what serves it.
+pub use token::TokenPair;
+
+/// One built-in route: which it is (its method and path) and what serves
+/// it.
 pub(crate) struct Entry<S> {
-    pub(crate) method: Method,
-    pub(crate) path: &'static str,
-    route: MethodRouter<S>,
+    pub(crate) route: Route,
+    serve: MethodRouter<S>,
 }
 
 /// The built-in routes `auth`'s configuration has: the one place that
@@ -44,123 +47,75 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let mut table = Vec::new();
-    let mut add = |method: Method, path: &'static str, route: MethodRouter<S>| {
-        table.push(Entry {
-            method,
-            path,
-            route,
-        });
+    let disabled = &auth.inner.config.disabled_routes;
+    let mut add = |route: Route, serve: MethodRouter<S>| {
+        if !disabled.contains(&route) {
+            table.push(Entry { route, serve });
+        }
     };
     let users = &auth.inner.users;
-    add(Method::POST, "/register", post(account::register));
+    add(Route::Register, post(account::register));
     add(
-        Method::POST,
-        "/change-password",
+        Route::ChangePassword,
         post(account::change_password).layer(no_store()),
     );
-    add(Method::POST, "/logout-all", post(management::logout_all));
-    add(Method::POST, "/sudo", post(mfa::sudo));
+    add(Route::LogoutAll, post(management::logout_all));
+    add(Route::Sudo, post(mfa::sudo));
     if users.has_email() {
+        add(Route::PasswordResetRequest, post(recovery::reset_request));
         add(
-            Method::POST,
-            "/password/reset-request",
-            post(recovery::reset_request),
-        );
-        add(
-            Method::POST,
-            "/password/reset-confirm",
+            Route::PasswordResetConfirm,
             post(recovery::reset_confirm).layer(no_store()),
         );
+        add(Route::EmailChangeRequest, post(recovery::change_request));
         add(
-            Method::POST,
-            "/email/change-request",
-            post(recovery::change_request),
-        );
-        add(
-            Method::POST,
-            "/email/change-confirm",
+            Route::EmailChangeConfirm,
             post(recovery::change_confirm).layer(no_store()),
         );
         if users.has_email_verified() {
+            add(Route::EmailVerifyRequest, post(recovery::verify_request));
             add(
-                Method::POST,
-                "/email/verify-request",
-                post(recovery::verify_request),
-            );
-            add(
-                Method::POST,
-                "/email/verify-confirm",
+                Route::EmailVerifyConfirm,
                 post(recovery::verify_confirm).layer(no_store()),
             );
         }
     }
     if auth.inner.mfa.is_some() {
-        add(Method::GET, "/mfa", get(mfa::status));
+        add(Route::MfaStatus, get(mfa::status));
+        add(Route::MfaTotpSetup, post(mfa::setup).layer(no_store()));
+        add(Route::MfaTotpConfirm, post(mfa::confirm).layer(no_store()));
+        add(Route::MfaTotpDisable, post(mfa::disable));
         add(
-            Method::POST,
-            "/mfa/totp/setup",
-            post(mfa::setup).layer(no_store()),
-        );
-        add(
-            Method::POST,
-            "/mfa/totp/confirm",
-            post(mfa::confirm).layer(no_store()),
-        );
-        add(Method::POST, "/mfa/totp/disable", post(mfa::disable));
-        add(
-            Method::POST,
-            "/mfa/recovery-codes",
+            Route::MfaRecoveryCodes,
             post(mfa::recovery_codes).layer(no_store()),
         );
-        add(
-            Method::POST,
-            "/mfa/verify",
-            post(mfa::verify).layer(no_store()),
-        );
+        add(Route::MfaVerify, post(mfa::verify).layer(no_store()));
     }
     if auth.inner.config.me_route {
-        add(Method::GET, "/me", get(account::me));
+        add(Route::Me, get(account::me));
     }
     if enabled::<SessionTransport>(auth) {
-        add(
-            Method::POST,
-            "/login",
-            post(session::login).layer(no_store()),
-        );
-        add(Method::POST, "/logout", post(session::logout));
-        add(Method::GET, "/sessions", get(session::list));
-        add(Method::DELETE, "/sessions/{id}", delete(session::revoke));
+        add(Route::Login, post(session::login).layer(no_store()));
+        add(Route::Logout, post(session::logout));
+        add(Route::Sessions, get(session::list));
+        add(Route::SessionRevoke, delete(session::revoke));
     }
     if enabled::<BearerTransport>(auth) {
-        add(Method::POST, "/token", post(token::token).layer(no_store()));
-        add(
-            Method::POST,
-            "/refresh",
-            post(token::refresh).layer(no_store()),
-        );
-        add(Method::POST, "/revoke", post(token::revoke));
+        add(Route::Token, post(token::token).layer(no_store()));
+        add(Route::Refresh, post(token::refresh).layer(no_store()));
+        add(Route::Revoke, post(token::revoke));
     }
     #[cfg(feature = "oidc")]
     if !auth.inner.oidc.is_empty() {
         add(
-            Method::GET,
-            "/oauth/{provider}/authorize",
+            Route::OauthAuthorize,
             get(oauth::authorize).layer(no_store()),
         );
+        add(Route::OauthCallback, get(oauth::callback).layer(no_store()));
+        add(Route::OauthIdentities, get(oauth::list));
+        add(Route::OauthUnlink, delete(oauth::unlink));
         add(
-            Method::GET,
-            "/oauth/{provider}/callback",
-            get(oauth::callback).layer(no_store()),
-        );
-        add(Method::GET, "/oauth/identities", get(oauth::list));
-        add(
-            Method::DELETE,
-            "/oauth/identities/{provider}",
-            delete(oauth::unlink),
-        );
-        add(
-            Method::POST,
-            "/set-password",
+            Route::SetPassword,
             post(oauth::set_password).layer(no_store()),
         );
     }
@@ -173,9 +128,10 @@ where
     CrudAuth: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
+    let base = &auth.inner.config.base_path;
     let mut router = Router::new();
     for entry in table(auth) {
-        router = router.route(entry.path, entry.route);
+        router = router.route(&format!("{base}{}", entry.route.path()), entry.serve);
     }
     if transport::challenges_bearer(auth) {
         // The handlers answer plain `AuthError`s; the challenge depends on

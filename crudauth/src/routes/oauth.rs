@@ -26,7 +26,7 @@ use crate::state::CrudAuth;
 use crate::store::identities::PendingLink;
 use crate::store::mfa as mfa_store;
 use crate::store::sessions::{self, NewSession};
-use crate::store::users::CreateError;
+use crate::store::users::{Account as AccountRow, CreateError};
 use crate::store::{self, families, identities, one_time};
 use crate::tokens::{now, password_epoch};
 use crate::transport::session::SessionTransport;
@@ -51,7 +51,11 @@ fn redirect_uri(auth: &CrudAuth, provider: &str) -> String {
         .public_origin
         .as_deref()
         .unwrap_or_default();
-    format!("{}/oauth/{provider}/callback", origin.trim_end_matches('/'))
+    let base = &auth.inner.config.base_path;
+    format!(
+        "{}{base}/oauth/{provider}/callback",
+        origin.trim_end_matches('/')
+    )
 }
 
 fn flow_cookie_name(auth: &CrudAuth) -> String {
@@ -413,10 +417,13 @@ async fn open_session(
                 .and_then(|l| l.email)
                 .unwrap_or_default()
                 .to_owned();
-            match users
-                .create_verified(&txn, email, password::unusable_password())
-                .await
-            {
+            let account = AccountRow {
+                email: Some(email),
+                hash: password::unusable_password(),
+                verified: true,
+                ..AccountRow::default()
+            };
+            match users.create_account(&txn, account).await {
                 Ok(user) => user,
                 // A registration with this email won the race.
                 Err(CreateError::Duplicate) => return Err(AuthError::OAuthFailed),

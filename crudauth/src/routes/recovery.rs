@@ -57,8 +57,9 @@ fn accepted() -> Response {
 }
 
 fn link(auth: &CrudAuth, path: &str, token: &str) -> String {
-    let origin = auth.inner.config.public_origin.as_deref().unwrap_or("");
-    format!("{origin}{path}?token={token}")
+    let config = &auth.inner.config;
+    let origin = config.public_origin.as_deref().unwrap_or("");
+    format!("{origin}{}{path}?token={token}", config.base_path)
 }
 
 fn ttl_secs(ttl: Duration) -> i64 {

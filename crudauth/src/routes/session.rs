@@ -57,13 +57,35 @@ pub(super) async fn start(
     remember_me: bool,
     mfa: bool,
 ) -> Result<Response, AuthError> {
+    let brought = cookies::find(&parts.headers, &auth.inner.config.cookies.session_name());
+    let opened = open(auth, user, client, brought, remember_me, mfa).await?;
+    let body = json!({ "user_id": user.id, "csrf_token": opened.csrf_token });
+    Ok(with_cookies(Json(body).into_response(), opened.cookies))
+}
+
+/// A session just opened: its CSRF token and the two cookies that carry
+/// it.
+pub(super) struct Opened {
+    pub csrf_token: String,
+    pub cookies: [String; 2],
+}
+
+/// Opens a new session for `user` (established with a second factor when
+/// `mfa`). The session the client `brought` (its cookie's value) is ended,
+/// never adopted: a fresh id is issued. Both in one transaction, so that a
+/// sign-in failing midway leaves the old session as it was.
+pub(super) async fn open(
+    auth: &CrudAuth,
+    user: &LoadedUser,
+    client: Client,
+    brought: Option<String>,
+    remember_me: bool,
+    mfa: bool,
+) -> Result<Opened, AuthError> {
     let config = &auth.inner.config;
-    // Never adopt a session id the client brought: whatever it names is
-    // ended, and a fresh id is issued. Both in one transaction, so that a
-    // login failing midway leaves the old session as it was.
     let txn = crate::store::begin_write(&auth.inner.db).await?;
     let mut ended = None;
-    if let Some(old) = cookies::find(&parts.headers, &config.cookies.session_name())
+    if let Some(old) = brought
         && tokens::well_formed(&old)
         && let Some(row) = sessions::find_live(&txn, &old).await?
     {
@@ -102,11 +124,11 @@ pub(super) async fn start(
             transport: SessionTransport::NAME,
         },
     );
-    let body = Json(json!({ "user_id": user.id, "csrf_token": csrf_token })).into_response();
-    Ok(with_cookies(
-        body,
-        config.cookies.issue(&token, &csrf_token, max_age),
-    ))
+    let cookies = config.cookies.issue(&token, &csrf_token, max_age);
+    Ok(Opened {
+        csrf_token,
+        cookies,
+    })
 }
 
 pub(super) async fn logout(

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::sign_in::{self, Pending};
 use super::{emit, ok_empty};
@@ -31,7 +30,7 @@ pub(super) struct RefreshRequest {
 
 /// Grants the requested scopes the user may have; no request means all of
 /// them.
-fn clamp_scopes(requested: Option<&str>, allowed: &[String]) -> String {
+pub(super) fn clamp_scopes(requested: Option<&str>, allowed: &[String]) -> String {
     let granted: Vec<&str> = match requested {
         None => allowed.iter().map(String::as_str).collect(),
         Some(requested) => {
@@ -47,23 +46,39 @@ fn clamp_scopes(requested: Option<&str>, allowed: &[String]) -> String {
     granted.join(" ")
 }
 
+/// An access token and the refresh token of its family, as `/token` and
+/// `/refresh` answer them and [`CrudAuth::issue_tokens`] returns them.
+#[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
+pub struct TokenPair {
+    /// The JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// The single-use refresh token (`POST /refresh`).
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The granted scopes, space-separated.
+    pub scope: String,
+}
+
 fn grant(
     auth: &CrudAuth,
     sub: &str,
     family: &str,
     scope: &str,
     refresh_token: String,
-) -> Result<Response, AuthError> {
+) -> Result<TokenPair, AuthError> {
     let ttl = auth.inner.config.access_ttl.as_secs() as i64;
     let access_token = auth.inner.jwt.issue(sub, family, scope, ttl)?;
-    Ok(Json(json!({
-        "access_token": access_token,
-        "token_type": "bearer",
-        "expires_in": ttl,
-        "refresh_token": refresh_token,
-        "scope": scope,
-    }))
-    .into_response())
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+        token_type: "bearer",
+        expires_in: ttl,
+        scope: scope.to_owned(),
+    })
 }
 
 pub(super) async fn token(
@@ -91,6 +106,17 @@ pub(super) async fn start(
     mfa: bool,
     ip: Option<std::net::IpAddr>,
 ) -> Result<Response, AuthError> {
+    Ok(Json(issue(auth, user, scope, mfa, ip).await?).into_response())
+}
+
+/// The token pair of a new family for `user`, granted `scope`.
+pub(super) async fn issue(
+    auth: &CrudAuth,
+    user: &LoadedUser,
+    scope: &str,
+    mfa: bool,
+    ip: Option<std::net::IpAddr>,
+) -> Result<TokenPair, AuthError> {
     let sub = user.id.to_string();
     let ttl = auth.inner.config.refresh_ttl.as_secs() as i64;
     let epoch = tokens::password_epoch(&user.password_hash);
@@ -148,13 +174,14 @@ pub(super) async fn refresh(
         Err(RotateError::Db(err)) => return Err(err.into()),
     };
     audit::token_issued(&rotated.user_id, "refresh");
-    grant(
+    let pair = grant(
         &auth,
         &rotated.user_id,
         &rotated.family_id,
         &rotated.scope,
         rotated.refresh_token,
-    )
+    )?;
+    Ok(Json(pair).into_response())
 }
 
 /// The active user of a key stored in crudauth's tables.

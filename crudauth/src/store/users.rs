@@ -127,15 +127,16 @@ pub(crate) trait UserStore: Send + Sync {
     /// The email column's name, if the entity has one.
     fn email_column(&self) -> Option<String>;
     fn has_email(&self) -> bool;
-    #[cfg(feature = "oidc")]
-    /// Creates a user inside a transaction, its email already verified (an
-    /// account made by a sign-in provider that vouched for the address).
-    fn create_verified<'a>(
+    /// Creates a user inside a transaction with no client-set columns: an
+    /// account made by the application ([`CrudAuth::create_user`](crate::CrudAuth::create_user),
+    /// the CLI) or by a sign-in provider that vouched for the address.
+    fn create_account<'a>(
         &'a self,
         db: &'a DatabaseTransaction,
-        email: String,
-        hash: String,
+        account: Account,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
+    /// Whether the model has an `is_superuser` column.
+    fn has_superuser(&self) -> bool;
     #[cfg(feature = "oidc")]
     /// Marks the user's email verified (no-op without that column).
     fn set_email_verified<'a>(
@@ -162,17 +163,6 @@ pub(crate) trait UserStore: Send + Sync {
         current: &'a str,
         new: String,
     ) -> BoxFuture<'a, Result<bool, CreateError>>;
-    /// [`create`](Self::create) with the superuser flag set, in the same
-    /// insert (no half-made admin if it fails).
-    #[cfg(feature = "cli")]
-    fn create_superuser<'a>(
-        &'a self,
-        db: &'a DatabaseTransaction,
-        email: String,
-        hash: String,
-    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>>;
-    #[cfg(feature = "cli")]
-    fn has_superuser(&self) -> bool;
 }
 
 pub(crate) struct ModelStore<U> {
@@ -606,18 +596,24 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
         U::auth_columns().email_verified.is_some()
     }
 
-    #[cfg(feature = "oidc")]
-    fn create_verified<'a>(
+    fn create_account<'a>(
         &'a self,
         db: &'a DatabaseTransaction,
-        email: String,
-        hash: String,
+        account: Account,
     ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
         let row = NewRow {
-            verified: true,
-            ..NewRow::by_email(email, hash)
+            email: account.email,
+            username: account.username,
+            hash: account.hash,
+            fields: Vec::new(),
+            verified: account.verified,
+            superuser: account.superuser,
         };
         Box::pin(insert::<U, _>(db, row, self.new_user.as_ref()))
+    }
+
+    fn has_superuser(&self) -> bool {
+        U::auth_columns().is_superuser.is_some()
     }
 
     #[cfg(feature = "oidc")]
@@ -696,25 +692,17 @@ impl<U: AuthUser> UserStore for ModelStore<U> {
             }
         })
     }
+}
 
-    #[cfg(feature = "cli")]
-    fn create_superuser<'a>(
-        &'a self,
-        db: &'a DatabaseTransaction,
-        email: String,
-        hash: String,
-    ) -> BoxFuture<'a, Result<LoadedUser, CreateError>> {
-        let row = NewRow {
-            superuser: true,
-            ..NewRow::by_email(email, hash)
-        };
-        Box::pin(insert::<U, _>(db, row, self.new_user.as_ref()))
-    }
-
-    #[cfg(feature = "cli")]
-    fn has_superuser(&self) -> bool {
-        U::auth_columns().is_superuser.is_some()
-    }
+/// An account the application (or a sign-in provider) creates: no
+/// client-set columns, the flags as given.
+#[derive(Debug, Default)]
+pub(crate) struct Account {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub hash: String,
+    pub verified: bool,
+    pub superuser: bool,
 }
 
 /// A user to insert.
@@ -726,21 +714,6 @@ struct NewRow {
     fields: Vec<(String, Value)>,
     verified: bool,
     superuser: bool,
-}
-
-impl NewRow {
-    /// An account known by its email address alone, nothing else set.
-    #[cfg(any(feature = "oidc", feature = "cli"))]
-    fn by_email(email: String, hash: String) -> Self {
-        Self {
-            email: Some(email),
-            username: None,
-            hash,
-            fields: Vec::new(),
-            verified: false,
-            superuser: false,
-        }
-    }
 }
 
 /// Inserts a user: a fresh key when the key type makes its own, active,

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use crudauth::{
-    BearerTransport, CrudAuth, CrudAuthBuilder, CrudAuthConfig, Principal, SessionTransport, authed,
+    AuthError, BearerTransport, CrudAuth, CrudAuthBuilder, CrudAuthConfig, JsonErrors, Principal,
+    SessionTransport, authed,
 };
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -283,6 +284,13 @@ pub fn app(auth: CrudAuth) -> Router {
         .route("/api/admin/rotate", post(rotate_keys))
         .route("/api/admin", get(admin))
         .merge(auth.router())
+        // The example's own routes answer errors (an unknown path, a wrong
+        // method, a body its extractors refuse) with crudauth's JSON body,
+        // as crudauth's routes do.
+        .fallback(|| async { AuthError::NotFound })
+        .layer(JsonErrors::new())
+        // The example's own bodies are small: 64 KiB, as crudauth's.
+        .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(auth.layer())
         .with_state(state)
 }
