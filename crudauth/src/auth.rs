@@ -18,6 +18,7 @@ use crate::layer::{AuthLayer, JsonErrors};
 use crate::mail::{EmailSender, Mailer, SmtpSender};
 use crate::mfa::MfaKey;
 use crate::password::Hasher;
+use crate::password::legacy::{LegacyHash, LegacyHashes};
 use crate::password::policy::PasswordPolicy;
 use crate::principal::UserId;
 use crate::route::Route;
@@ -447,6 +448,7 @@ pub struct CrudAuthBuilder {
     hooks: Vec<Hook>,
     email_sender: Option<Arc<dyn EmailSender>>,
     password_policy: PasswordPolicy,
+    legacy_hashes: LegacyHashes,
     register_fields: Vec<String>,
     new_user: Option<NewUserHook>,
     #[cfg(feature = "oidc")]
@@ -630,6 +632,29 @@ impl CrudAuthBuilder {
     /// ```
     pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
         self.password_policy = policy;
+        self
+    }
+
+    /// Also accepts the password hashes of users brought from another
+    /// framework: bcrypt, Django's `pbkdf2_sha256`, PHC strings of
+    /// pbkdf2-sha256 and scrypt (see [`LegacyHash`] for the forms). Such a
+    /// hash verifies wherever a password is checked (`/login`, `/token`,
+    /// `/change-password`, …), behind the same lockout as an argon2id hash,
+    /// and the first check it passes replaces it with argon2id in the same
+    /// request. None is accepted by default (without this call such a hash
+    /// fails to verify); the last call's formats are the ones accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crudauth::{CrudAuth, LegacyHash};
+    ///
+    /// let builder =
+    ///     CrudAuth::builder().legacy_hashes([LegacyHash::Bcrypt, LegacyHash::DjangoPbkdf2]);
+    /// # let _ = builder;
+    /// ```
+    pub fn legacy_hashes(mut self, formats: impl IntoIterator<Item = LegacyHash>) -> Self {
+        self.legacy_hashes = formats.into_iter().collect();
         self
     }
 
@@ -905,7 +930,7 @@ impl CrudAuthBuilder {
                 config,
                 secret,
                 chain: self.chain,
-                hasher: Hasher::new().map_err(|_| ConfigError::Invalid {
+                hasher: Hasher::new(self.legacy_hashes).map_err(|_| ConfigError::Invalid {
                     setting: "password hashing",
                     reason: "could not start the hashing threads",
                 })?,

@@ -109,6 +109,7 @@ pub use mail::{Email, EmailKind, EmailSender, LogSender, MailError, SendFuture, 
 #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
 pub use oidc::{OidcError, OidcProvider};
 pub use password::hash_password_blocking;
+pub use password::legacy::LegacyHash;
 pub use password::policy::{PasswordContext, PasswordPolicy};
 pub use principal::{Principal, UserId};
 pub use route::Route;

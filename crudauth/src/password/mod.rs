@@ -1,5 +1,6 @@
 //! Argon2id hashing on crudauth's own hashing threads, with rehash-on-login
-//! and a dummy verify for unknown users.
+//! and a dummy verify for unknown users. The hashes of other frameworks an
+//! application enables ([`legacy`]) are verified on the same threads.
 //!
 //! Passwords are NFKC-normalised before they are hashed or verified, so
 //! that the same passphrase typed on another keyboard or input method (a
@@ -10,6 +11,7 @@
 //! cannot starve the async workers, and memory stays at cores × 19 MiB
 //! instead of a fresh 19 MiB allocation per verify (which fragments the heap).
 
+pub(crate) mod legacy;
 pub(crate) mod policy;
 
 use std::sync::mpsc;
@@ -22,6 +24,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 use unicode_normalization::UnicodeNormalization;
 
+use self::legacy::LegacyHashes;
 use crate::error::AuthError;
 
 /// SPEC section 5: m = 19456 KiB, t = 2, p = 1.
@@ -57,11 +60,13 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 #[derive(Debug)]
 pub(crate) struct Hasher {
     jobs: mpsc::Sender<Job>,
+    legacy: LegacyHashes,
 }
 
 impl Hasher {
-    /// Starts one hashing thread per core.
-    pub(crate) fn new() -> std::io::Result<Self> {
+    /// Starts one hashing thread per core; stored hashes in the `legacy`
+    /// formats verify besides argon2.
+    pub(crate) fn new(legacy: LegacyHashes) -> std::io::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
@@ -71,7 +76,7 @@ impl Hasher {
                 .name(format!("crudauth-argon2-{index}"))
                 .spawn(move || worker(&rx))?;
         }
-        Ok(Self { jobs: tx })
+        Ok(Self { jobs: tx, legacy })
     }
 
     async fn run<T: Send + 'static>(
@@ -102,10 +107,11 @@ impl Hasher {
         stored: Option<String>,
         password: String,
     ) -> Result<Verified, AuthError> {
+        let legacy = self.legacy;
         self.run(move |blocks| match stored {
-            Some(stored) => verify_normalized(&stored, &password, blocks),
+            Some(stored) => verify_normalized(legacy, &stored, &password, blocks),
             None => {
-                let _ = verify_normalized(dummy_hash(), &password, blocks);
+                let _ = verify_normalized(LegacyHashes::NONE, dummy_hash(), &password, blocks);
                 Verified {
                     ok: false,
                     needs_rehash: false,
@@ -190,38 +196,55 @@ fn recompute(stored: &PasswordHash, password: &str, blocks: &mut Vec<Block>) -> 
     Some(out.ct_eq(expected.as_bytes()).into())
 }
 
-fn verify_with(stored: &str, password: &str, blocks: &mut Vec<Block>) -> Verified {
-    let outcome = PasswordHash::new(stored)
-        .ok()
-        .and_then(|parsed| recompute(&parsed, password, blocks).map(|ok| (ok, parsed)));
-    match outcome {
-        Some((ok, parsed)) => Verified {
+/// Checks `password` against `stored`: argon2, or one of the `legacy`
+/// formats, which asks to be replaced whatever its parameters.
+fn verify_with(
+    legacy: LegacyHashes,
+    stored: &str,
+    password: &str,
+    blocks: &mut Vec<Block>,
+) -> Verified {
+    let outcome = match legacy.format_of(stored) {
+        Some(format) => legacy::verify(format, stored, password).map(|ok| Verified {
             ok,
-            needs_rehash: ok && is_weaker(&parsed),
-        },
-        None => {
-            // An unusable stored hash still costs one verify, so that a
-            // broken row cannot be told apart by timing.
-            let _ = verify_with(dummy_hash(), password, blocks);
-            Verified {
-                ok: false,
-                needs_rehash: false,
-            }
+            needs_rehash: ok,
+        }),
+        None => PasswordHash::new(stored).ok().and_then(|parsed| {
+            let ok = recompute(&parsed, password, blocks)?;
+            Some(Verified {
+                ok,
+                needs_rehash: ok && is_weaker(&parsed),
+            })
+        }),
+    };
+    outcome.unwrap_or_else(|| {
+        // An unusable stored hash (or one refused for its parameters) still
+        // costs one verify, so that a broken row cannot be told apart by
+        // timing.
+        let _ = verify_with(LegacyHashes::NONE, dummy_hash(), password, blocks);
+        Verified {
+            ok: false,
+            needs_rehash: false,
         }
-    }
+    })
 }
 
 /// [`verify_with`] on the normalised password, then, if it differs and
 /// failed, on the password as typed: a hash made before normalisation still
 /// verifies, and asks to be replaced. An unknown user goes through the same
 /// two verifies, so that the second one tells nothing about the account.
-fn verify_normalized(stored: &str, password: &str, blocks: &mut Vec<Block>) -> Verified {
+fn verify_normalized(
+    legacy: LegacyHashes,
+    stored: &str,
+    password: &str,
+    blocks: &mut Vec<Block>,
+) -> Verified {
     let normalized = normalize(password);
-    let verified = verify_with(stored, &normalized, blocks);
+    let verified = verify_with(legacy, stored, &normalized, blocks);
     if verified.ok || normalized == password {
         return verified;
     }
-    let ok = verify_with(stored, password, blocks).ok;
+    let ok = verify_with(legacy, stored, password, blocks).ok;
     Verified {
         ok,
         needs_rehash: ok,
@@ -305,13 +328,13 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(
-            verify_with(&theirs, "pw-123456", &mut blocks()),
+            verify_with(LegacyHashes::NONE, &theirs, "pw-123456", &mut blocks()),
             Verified {
                 ok: true,
                 needs_rehash: false
             }
         );
-        assert!(!verify_with(&theirs, "pw-12345", &mut blocks()).ok);
+        assert!(!verify_with(LegacyHashes::NONE, &theirs, "pw-12345", &mut blocks()).ok);
     }
 
     #[test]
@@ -324,20 +347,20 @@ mod tests {
         .hash_password(b"pw-123456")
         .unwrap()
         .to_string();
-        let verified = verify_with(&weak, "pw-123456", &mut blocks());
+        let verified = verify_with(LegacyHashes::NONE, &weak, "pw-123456", &mut blocks());
         assert!(verified.ok && verified.needs_rehash);
         let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params())
             .hash_password(b"pw-123456")
             .unwrap()
             .to_string();
         assert_eq!(
-            verify_with(&argon2i, "pw-123456", &mut blocks()),
+            verify_with(LegacyHashes::NONE, &argon2i, "pw-123456", &mut blocks()),
             Verified {
                 ok: true,
                 needs_rehash: true
             }
         );
-        assert!(!verify_with("not a phc string", "pw", &mut blocks()).ok);
+        assert!(!verify_with(LegacyHashes::NONE, "not a phc string", "pw", &mut blocks()).ok);
     }
 
     #[test]
@@ -351,7 +374,7 @@ mod tests {
         .unwrap()
         .to_string();
         let mut small = blocks();
-        assert!(verify_with(&strong, "pw-123456", &mut small).ok);
+        assert!(verify_with(LegacyHashes::NONE, &strong, "pw-123456", &mut small).ok);
         assert!(small.len() >= 32_768);
     }
 
@@ -361,7 +384,7 @@ mod tests {
         assert_eq!(normalize(typed), "password123");
         let raw = hash_with(typed, &mut blocks());
         assert_eq!(
-            verify_normalized(&raw, typed, &mut blocks()),
+            verify_normalized(LegacyHashes::NONE, &raw, typed, &mut blocks()),
             Verified {
                 ok: true,
                 needs_rehash: true
@@ -369,20 +392,28 @@ mod tests {
         );
         // The normalised form is what the new hash is made of.
         let current = hash_password_blocking(typed);
-        assert!(verify_with(&current, "password123", &mut blocks()).ok);
+        assert!(verify_with(LegacyHashes::NONE, &current, "password123", &mut blocks()).ok);
         assert_eq!(
-            verify_normalized(&current, typed, &mut blocks()),
+            verify_normalized(LegacyHashes::NONE, &current, typed, &mut blocks()),
             Verified {
                 ok: true,
                 needs_rehash: false
             }
         );
-        assert!(!verify_normalized(&raw, "ｐａｓｓｗｏｒｄ１２４", &mut blocks()).ok);
+        assert!(
+            !verify_normalized(
+                LegacyHashes::NONE,
+                &raw,
+                "ｐａｓｓｗｏｒｄ１２４",
+                &mut blocks()
+            )
+            .ok
+        );
     }
 
     #[tokio::test]
     async fn the_hashing_threads_answer_concurrently() {
-        let hasher = Arc::new(Hasher::new().unwrap());
+        let hasher = Arc::new(Hasher::new(LegacyHashes::NONE).unwrap());
         let hash = hasher.hash("pw-123456".into()).await.unwrap();
         let checks = (0..6).map(|i| {
             let hasher = hasher.clone();
