@@ -53,18 +53,27 @@ impl CrudAuth {
     /// delete to all instances, so that edits made outside crudauth reach
     /// the cache at once (turn it off with
     /// [`CrudAuthConfig::user_table_trigger`]).
+    ///
+    /// Each step is recorded in sea-orm's migration table
+    /// (`seaql_migrations`) under the name
+    /// `crudauth::migration::migrations()` gives it, so that an
+    /// application's own migrator listing those steps sees them applied
+    /// (one that does not list them will complain of applied migrations it
+    /// has no file for: list them, or do not call `migrate()`). Every step
+    /// is safe to run again: a database made by an earlier release upgrades
+    /// in place.
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
         let inner = &self.inner;
         let (table, key) = inner.users.table_and_key();
         let email = inner.users.email_column();
         let announce = inner.config.user_table_trigger && !inner.config.cache_ttl.is_zero();
         let users = crate::store::migration::UserTable {
-            name: &table,
-            key: &key,
-            email: email.as_deref(),
-            announce_on: announce.then_some(revocation::CHANNEL),
+            name: table,
+            key,
+            email,
         };
-        crate::store::migration::migrate(&inner.db, &users).await
+        let announce_on = announce.then_some(revocation::CHANNEL);
+        crate::store::migration::migrate(&inner.db, &users, announce_on).await
     }
 
     /// The database connection.

@@ -214,9 +214,38 @@ impl From<sea_orm::DbErr> for AuthError {
     }
 }
 
+/// The body of every error answer crudauth gives: `{"detail", "code"}`, a
+/// human message and a machine-readable code (one of [`AuthError`]'s,
+/// or `bad_request`, `not_found`, `method_not_allowed`,
+/// `payload_too_large`, `unsupported_media_type`, `invalid` for the
+/// framework's own refusals). With the `openapi` feature it is the
+/// document's `Error` schema, for an application's own `#[utoipa::path]`
+/// answers.
+///
+/// # Examples
+///
+/// ```
+/// let body: crudauth::ErrorBody =
+///     serde_json::from_str(r#"{"detail": "authentication required", "code": "unauthenticated"}"#)
+///         .unwrap();
+/// assert_eq!(body.code, "unauthenticated");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Error))]
+pub struct ErrorBody {
+    /// A human message.
+    pub detail: String,
+    /// The machine-readable code.
+    pub code: String,
+}
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "detail": self.to_string(), "code": self.code() });
+        let body = ErrorBody {
+            detail: self.to_string(),
+            code: self.code().to_owned(),
+        };
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let Self::Locked(secs) | Self::RateLimited(secs) = self {
             response

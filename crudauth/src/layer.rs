@@ -19,7 +19,7 @@ use http_body_util::BodyExt;
 use tower::{Layer, Service};
 
 use crate::body::{self, Kind};
-use crate::error::AuthError;
+use crate::error::{AuthError, ErrorBody};
 use crate::state::CrudAuth;
 use crate::{client, csrf};
 
@@ -236,7 +236,11 @@ async fn jsonify(response: Response) -> Response {
     } else {
         text
     };
-    let json = serde_json::json!({ "detail": detail, "code": code }).to_string();
+    let body = ErrorBody {
+        detail,
+        code: code.to_owned(),
+    };
+    let json = serde_json::to_string(&body).unwrap_or_default();
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -98,13 +98,19 @@ mod fuzz;
 #[cfg(feature = "cli")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
+#[cfg(feature = "migration")]
+#[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
+pub mod migration;
 
 pub use auth::CrudAuthBuilder;
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
-pub use error::{AuthError, AuthRejection, ConfigError, NarrowedHandler};
+pub use error::{AuthError, AuthRejection, ConfigError, ErrorBody, NarrowedHandler};
 pub use events::AuthEvent;
 pub use layer::{AuthLayer, AuthService, JsonErrors, JsonErrorsService};
 pub use mail::{Email, EmailKind, EmailSender, LogSender, MailError, SendFuture, SmtpSender};
+#[cfg(feature = "migration")]
+#[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
+pub use migration::Migration;
 #[cfg(feature = "oidc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
 pub use oidc::{OidcError, OidcProvider};
@@ -116,9 +122,6 @@ pub use route::Route;
 pub use routes::TokenPair;
 pub use routes::direct::{IssueTokens, NewAccount, SessionLogin, SignIn};
 pub use state::{CrudAuth, Transport, TransportFuture};
-#[cfg(feature = "migration")]
-#[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
-pub use store::migration::Migration;
 pub use transport::bearer::BearerTransport;
 pub use transport::session::SessionTransport;
 pub use user::register::NewUser;
@@ -136,14 +139,14 @@ pub use crudauth_macros::authed;
 /// What the macros' generated code names. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "openapi")]
+    pub use crate::error::ErrorBody;
     pub use crate::guard::{
         AsyncCheck, Authed, CheckFuture, CheckOutput, GuardSpec, SyncCheck, TransportRef,
         run_guard, transport_id,
     };
-    #[cfg(feature = "openapi")]
-    pub use crate::openapi::ErrorBody;
     pub use crate::principal::Principal;
-    pub use crate::registry::GuardRegistration;
+    pub use crate::registry::{GuardRegistration, UserModelRegistration, user_table};
     pub use crate::user::fields::{FlagField, HashField, KeyField, ScopesField, TextField};
     pub use crate::user::{AuthColumns, AuthUser, UserKey};
     pub use axum;

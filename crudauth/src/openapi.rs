@@ -15,18 +15,6 @@ use crate::transport::bearer::BearerTransport;
 use crate::transport::enabled;
 use crate::transport::session::SessionTransport;
 
-/// The error body, for the 401/403 answers `#[authed]` adds to a
-/// `#[utoipa::path]`.
-#[derive(Debug, utoipa::ToSchema)]
-#[schema(as = Error)]
-#[allow(dead_code)]
-pub struct ErrorBody {
-    /// A human message.
-    detail: String,
-    /// The machine-readable code.
-    code: String,
-}
-
 /// The `code`s of the error body, each once, from the error table (listed,
 /// not an `enum`: a new code must not make older documents wrong).
 fn codes() -> Vec<&'static str> {

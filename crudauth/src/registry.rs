@@ -17,6 +17,21 @@ pub struct GuardRegistration {
 
 inventory::collect!(GuardRegistration);
 
+/// A user model derived with `#[derive(AuthUser)]`, collected at link time
+/// so that `crudauth::migration::migrations()` finds its table.
+#[derive(Debug)]
+pub struct UserModelRegistration {
+    /// The model's table, key and email column.
+    pub table: fn() -> crate::store::migration::UserTable,
+}
+
+inventory::collect!(UserModelRegistration);
+
+/// [`UserModelRegistration::table`] of the model `U`.
+pub fn user_table<U: crate::user::AuthUser>() -> crate::store::migration::UserTable {
+    crate::store::migration::UserTable::of::<U>()
+}
+
 /// Every (handler, transport) pair naming a transport the chain lacks.
 pub(crate) fn unknown_transports(chain: &[ChainEntry]) -> Vec<NarrowedHandler> {
     let mut missing = Vec::new();

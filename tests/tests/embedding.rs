@@ -15,10 +15,11 @@ use crudauth::{AuthError, ConfigError, CrudAuth, NewAccount, OidcProvider, Princ
 use crudauth::{SmtpSender, UserId, authed};
 use crudauth_tests::second_factor::enrol;
 use crudauth_tests::{
-    Backend, Browser, Endpoint, MFA_KEY, PASSWORD, Server, SmtpMode, SmtpServer, assert_error,
-    on_both_backends, set_cookies, start_router,
+    Backend, Browser, Endpoint, MFA_KEY, PASSWORD, Server, SmtpMode, SmtpServer, TestDb,
+    assert_error, on_both_backends, set_cookies, start_router,
 };
 use reqwest::{Method, StatusCode};
+use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager};
 use serde_json::{Value, json};
 
 const ORIGIN: &str = "http://app.test";
@@ -601,7 +602,185 @@ async fn the_rust_api_creates_checks_and_signs_in(backend: Backend) {
     assert_eq!(refused.code(), "invalid_credentials");
 }
 
+/// The application's own migration of its user table.
+struct CreateUsers;
+
+impl MigrationName for CreateUsers {
+    fn name(&self) -> &str {
+        "m20240101_000001_create_users"
+    }
+}
+
+// The trait is declared with an elided lifetime.
+#[allow(elided_lifetimes_in_paths)]
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateUsers {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), sea_orm::DbErr> {
+        let backend = manager.get_database_backend();
+        let mut table = sea_orm::Schema::new(backend)
+            .create_table_from_entity(example_web_and_api::user::Entity);
+        table.if_not_exists();
+        manager.create_table(table).await
+    }
+}
+
+/// An application's migrator: its user table, then crudauth's steps.
+struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut steps: Vec<Box<dyn MigrationTrait>> = vec![Box::new(CreateUsers)];
+        steps.extend(crudauth::migration::migrations());
+        steps
+    }
+}
+
+/// crudauth's steps alone, before any user table.
+struct TooEarly;
+
+impl MigratorTrait for TooEarly {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        crudauth::migration::migrations()
+    }
+}
+
+async fn recorded(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+    use sea_orm::ConnectionTrait;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations ORDER BY version",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "version").unwrap())
+        .collect()
+}
+
+async fn has_email_index(db: &sea_orm::DatabaseConnection) -> bool {
+    use sea_orm::ConnectionTrait;
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 'crudauth_users_email_lower'"
+        }
+        _ => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' \
+             AND name = 'crudauth_users_email_lower'"
+        }
+    };
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap() == 1
+}
+
+const CRUDAUTH_STEPS: [&str; 3] = [
+    "m20261128_000001_crudauth_tables",
+    "m20261204_000002_crudauth_email_index",
+    "m20261204_000003_crudauth_user_trigger",
+];
+
+async fn the_applications_migrator_takes_crudauths_steps(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    // crudauth's steps before the user table exists: refused by name.
+    let early = TestDb::create(backend).await;
+    let db = sea_orm::Database::connect(&early.url).await.unwrap();
+    let err = TooEarly::up(&db, None).await.unwrap_err().to_string();
+    assert!(err.contains("\"users\" does not exist"), "{err}");
+    db.close().await.unwrap();
+
+    let test_db = TestDb::create(backend).await;
+    let db = sea_orm::Database::connect(&test_db.url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let mut expected: Vec<String> = CRUDAUTH_STEPS.iter().map(|s| (*s).to_owned()).collect();
+    expected.insert(0, "m20240101_000001_create_users".to_owned());
+    expected.sort();
+    assert_eq!(recorded(&db).await, expected);
+    assert!(has_email_index(&db).await);
+    if backend == Backend::Postgres {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM pg_trigger WHERE tgname = 'crudauth_announce_user'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    }
+    // auth.migrate() on top: the same steps, nothing recorded twice, and
+    // the migrator has nothing pending and no file missing.
+    let auth = example_web_and_api::auth_builder(db.clone(), crudauth_tests::config())
+        .build()
+        .unwrap();
+    auth.migrate().await.unwrap();
+    assert_eq!(recorded(&db).await, expected);
+    assert!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Down and up again through the migrator.
+    Migrator::down(&db, Some(3)).await.unwrap();
+    assert!(!has_email_index(&db).await);
+    assert!(
+        db.execute_unprepared("SELECT COUNT(*) FROM crudauth_sessions")
+            .await
+            .is_err()
+    );
+    Migrator::up(&db, None).await.unwrap();
+    assert!(has_email_index(&db).await);
+    db.close().await.unwrap();
+}
+
+async fn migrate_records_its_steps_and_upgrades_in_place(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let test_db = TestDb::create(backend).await;
+    // The application made its user table; crudauth's migrate() does the rest.
+    let db = example_web_and_api::connect(&test_db.url).await.unwrap();
+    let auth = example_web_and_api::auth_builder(db.clone(), crudauth_tests::config())
+        .build()
+        .unwrap();
+    auth.migrate().await.unwrap();
+    let steps: Vec<String> = CRUDAUTH_STEPS.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(recorded(&db).await, steps);
+    // A migrator added later sees crudauth's steps applied.
+    let pending: Vec<String> = Migrator::get_pending_migrations(&db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    assert_eq!(pending, ["m20240101_000001_create_users"]);
+    // A database of an earlier release: the tables, no index, nothing
+    // recorded. migrate() completes it.
+    db.execute_unprepared("DROP INDEX crudauth_users_email_lower")
+        .await
+        .unwrap();
+    db.execute_unprepared("DROP TABLE seaql_migrations")
+        .await
+        .unwrap();
+    auth.migrate().await.unwrap();
+    assert!(has_email_index(&db).await);
+    assert_eq!(recorded(&db).await, steps);
+    // And the migrator runs over it: its steps are safe to repeat.
+    db.execute_unprepared("DELETE FROM seaql_migrations")
+        .await
+        .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(recorded(&db).await.len(), 4);
+}
+
 on_both_backends!(
+    the_applications_migrator_takes_crudauths_steps,
+    migrate_records_its_steps_and_upgrades_in_place,
     the_layer_leaves_the_applications_routes_alone,
     the_body_limit_is_crudauths_own_setting,
     the_base_path_moves_every_route,

@@ -157,10 +157,13 @@ async fn the_migration_creates_and_drops_the_tables(backend: Backend) {
     struct Migrator;
     impl MigratorTrait for Migrator {
         fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-            vec![Box::new(crudauth::Migration)]
+            // This test binary derives more than one user model: name it.
+            crudauth::migration::migrations_for::<example_web_and_api::user::Model>()
         }
     }
     let test_db = TestDb::create(backend).await;
+    // The application's user table first, as its own migration would.
+    example_web_and_api::connect(&test_db.url).await.unwrap();
     let db = Database::connect(&test_db.url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     for table in [

@@ -105,6 +105,19 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         });
     }
 
+    // A model without generics is listed at link time, for
+    // `crudauth::migration::migrations()` to find its table.
+    let register = if generics.params.is_empty() {
+        quote! {
+            #private::inventory::submit! {
+                #private::UserModelRegistration {
+                    table: #private::user_table::<#ident>,
+                }
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
     quote! {
         #[automatically_derived]
         impl #impl_generics #private::AuthUser for #ident #ty_generics #where_clause {
@@ -126,6 +139,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
 
             #methods
         }
+
+        #register
     }
 }
 

@@ -1,5 +1,8 @@
-//! Creating crudauth's tables: [`create_tables`] for `auth.migrate()`, and a
-//! `sea-orm-migration` migration for applications with their own migrator.
+//! crudauth's schema as three ordered steps (its tables; the index on the
+//! user table's `lower(email)`; on PostgreSQL, the trigger announcing edits
+//! of the user table), which `auth.migrate()` runs and records in
+//! sea-orm's migration table, and which `crudauth::migration::migrations()`
+//! hands to an application's own `sea-orm-migration` migrator.
 
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, Schema, Statement,
@@ -44,19 +47,42 @@ pub(crate) async fn create_tables<C: ConnectionTrait>(db: &C) -> Result<(), DbEr
     Ok(())
 }
 
-/// The application's user table, as `auth.migrate()` prepares it.
-pub(crate) struct UserTable<'a> {
-    pub name: &'a str,
-    pub key: &'a str,
+/// The application's user table, as the steps after the first prepare it.
+#[derive(Debug, Clone)]
+pub struct UserTable {
+    pub(crate) name: String,
+    pub(crate) key: String,
     /// The email column, indexed on `lower(email)`; `None` when the entity
     /// has none.
-    pub email: Option<&'a str>,
-    /// The channel the trigger announces edits on; `None` for no trigger.
-    pub announce_on: Option<&'a str>,
+    pub(crate) email: Option<String>,
 }
 
+impl UserTable {
+    /// The table of the user model `U`.
+    pub(crate) fn of<U: crate::user::AuthUser>() -> Self {
+        use sea_orm::{EntityName, IdenStatic};
+        let columns = U::auth_columns();
+        Self {
+            name: U::Entity::default().table_name().to_owned(),
+            key: columns.id.as_str().to_owned(),
+            email: columns.email.map(|c| c.as_str().to_owned()),
+        }
+    }
+}
+
+/// The steps, in order, by the names they are recorded under in
+/// `seaql_migrations`. The first keeps the name of the single step of
+/// earlier releases.
+pub(crate) const TABLES: &str = "m20261128_000001_crudauth_tables";
+pub(crate) const EMAIL_INDEX: &str = "m20261204_000002_crudauth_email_index";
+pub(crate) const USER_TRIGGER: &str = "m20261204_000003_crudauth_user_trigger";
+
 /// Everything `auth.migrate()` makes: crudauth's tables, and on the user
-/// table (once it exists) the email index and the trigger.
+/// table (once it exists) the email index and, when `announce_on` names a
+/// channel, the trigger. Each step that ran is recorded in
+/// `seaql_migrations` (created if missing), as an application's migrator
+/// would record it; every step is safe to run again, so a database made by
+/// an earlier release, or by the application's migrator, upgrades in place.
 ///
 /// On PostgreSQL this runs in one transaction under an advisory lock held
 /// until it ends: instances that start together take turns (`IF NOT
@@ -64,24 +90,30 @@ pub(crate) struct UserTable<'a> {
 /// leaves nothing half made. SQLite runs the statements as they are: a
 /// deferred transaction there turns concurrent migrations into "database
 /// is locked".
-pub(crate) async fn migrate(db: &DatabaseConnection, users: &UserTable<'_>) -> Result<(), DbErr> {
+pub(crate) async fn migrate(
+    db: &DatabaseConnection,
+    users: &UserTable,
+    announce_on: Option<&str>,
+) -> Result<(), DbErr> {
     if db.get_database_backend() != DatabaseBackend::Postgres {
-        return migrate_on(db, users).await;
+        return migrate_on(db, users, announce_on).await;
     }
     let txn = db.begin().await?;
     // The key is "crudauth" in ASCII.
     txn.execute_unprepared("SELECT pg_advisory_xact_lock(7165919031092147304)")
         .await?;
-    migrate_on(&txn, users).await?;
+    migrate_on(&txn, users, announce_on).await?;
     txn.commit().await
 }
 
-async fn migrate_on<C: ConnectionTrait>(db: &C, users: &UserTable<'_>) -> Result<(), DbErr> {
+async fn migrate_on<C: ConnectionTrait>(
+    db: &C,
+    users: &UserTable,
+    announce_on: Option<&str>,
+) -> Result<(), DbErr> {
     create_tables(db).await?;
-    if users.email.is_none() && users.announce_on.is_none() {
-        return Ok(());
-    }
-    if !table_exists(db, users.name).await? {
+    record(db, TABLES).await?;
+    if !table_exists(db, &users.name).await? {
         // The application creates its table after crudauth's: the index
         // and the trigger wait for a later `migrate()`; until then, edits
         // outside crudauth are seen within the cache's TTL.
@@ -92,13 +124,39 @@ async fn migrate_on<C: ConnectionTrait>(db: &C, users: &UserTable<'_>) -> Result
         );
         return Ok(());
     }
-    if let Some(email) = users.email {
-        create_email_index(db, users.name, email).await?;
+    if let Some(email) = &users.email {
+        create_email_index(db, &users.name, email).await?;
     }
-    if let Some(channel) = users.announce_on {
-        install_user_trigger(db, users.name, users.key, channel).await?;
+    record(db, EMAIL_INDEX).await?;
+    if let Some(channel) = announce_on {
+        install_user_trigger(db, &users.name, &users.key, channel).await?;
+        record(db, USER_TRIGGER).await?;
     }
     Ok(())
+}
+
+/// Records `version` as applied in sea-orm's migration table, as
+/// sea-orm-migration's migrator does (the table has its columns).
+async fn record<C: ConnectionTrait>(db: &C, version: &str) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS seaql_migrations \
+         (version VARCHAR NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let placeholders = match backend {
+        DatabaseBackend::Postgres => "($1, $2)",
+        _ => "(?, ?)",
+    };
+    let insert = Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO seaql_migrations (version, applied_at) VALUES {placeholders} \
+             ON CONFLICT (version) DO NOTHING"
+        ),
+        [version.into(), chrono::Utc::now().timestamp().into()],
+    );
+    db.execute_raw(insert).await.map(|_| ())
 }
 
 /// Creates the index that crudauth's email lookups use, on
@@ -108,7 +166,7 @@ async fn migrate_on<C: ConnectionTrait>(db: &C, users: &UserTable<'_>) -> Result
 /// whole table. A scan that stops at the first match also answers sooner
 /// for a taken address than for a free one, and that gap grows with the
 /// table, so `/register` would tell them apart by its timing.
-async fn create_email_index<C: ConnectionTrait>(
+pub(crate) async fn create_email_index<C: ConnectionTrait>(
     db: &C,
     table: &str,
     email: &str,
@@ -130,7 +188,7 @@ async fn create_email_index<C: ConnectionTrait>(
 
 /// Installs (or replaces) the trigger that announces updates and deletes of
 /// the user table on `channel`, as `u:<key>`. PostgreSQL only.
-async fn install_user_trigger<C: ConnectionTrait>(
+pub(crate) async fn install_user_trigger<C: ConnectionTrait>(
     db: &C,
     table: &str,
     key: &str,
@@ -155,12 +213,12 @@ async fn install_user_trigger<C: ConnectionTrait>(
 }
 
 /// A table or column name as a quoted SQL identifier.
-fn quote(name: &str) -> String {
+pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Whether `table` exists, on PostgreSQL (in the search path) or SQLite.
-async fn table_exists<C: ConnectionTrait>(db: &C, table: &str) -> Result<bool, DbErr> {
+pub(crate) async fn table_exists<C: ConnectionTrait>(db: &C, table: &str) -> Result<bool, DbErr> {
     let backend = db.get_database_backend();
     let probe = match backend {
         DatabaseBackend::Postgres => Statement::from_sql_and_values(
@@ -241,53 +299,4 @@ async fn add_column<C: ConnectionTrait>(
         db.execute_unprepared(&sql).await?;
     }
     Ok(())
-}
-
-/// crudauth's tables as a `sea-orm-migration` migration.
-///
-/// ```ignore
-/// fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-///     vec![Box::new(crudauth::Migration), Box::new(m20240101_create_users::Migration)]
-/// }
-/// ```
-#[cfg(feature = "migration")]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Migration;
-
-#[cfg(feature = "migration")]
-impl sea_orm_migration::MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261128_000001_crudauth_tables"
-    }
-}
-
-#[cfg(feature = "migration")]
-// The trait is declared with an elided lifetime; naming it here would make
-// the impl's lifetimes early-bound and no longer match.
-#[allow(elided_lifetimes_in_paths)]
-#[sea_orm_migration::async_trait::async_trait]
-impl sea_orm_migration::MigrationTrait for Migration {
-    async fn up(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
-        create_tables(manager.get_connection()).await
-    }
-
-    async fn down(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for table in [
-            "crudauth_one_time_tokens",
-            "crudauth_identities",
-            "crudauth_unlinked_identities",
-            "crudauth_mfa_challenges",
-            "crudauth_recovery_codes",
-            "crudauth_mfa",
-            "crudauth_attempts",
-            "crudauth_refresh_tokens",
-            "crudauth_token_families",
-            "crudauth_sessions",
-        ] {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
-                .await?;
-        }
-        Ok(())
-    }
 }

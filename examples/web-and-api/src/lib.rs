@@ -149,10 +149,10 @@ struct NewJob {
 #[utoipa::path(post, path = "/api/jobs", tag = "example", request_body = NewJob,
     responses(
         (status = 201, description = "The job.", body = Value),
-        (status = 400, description = "Malformed JSON.", body = crudauth::__private::ErrorBody),
-        (status = 413, description = "Body over 64 KiB.", body = crudauth::__private::ErrorBody),
-        (status = 415, description = "Not JSON.", body = crudauth::__private::ErrorBody),
-        (status = 422, description = "Wrong fields.", body = crudauth::__private::ErrorBody),
+        (status = 400, description = "Malformed JSON.", body = crudauth::ErrorBody),
+        (status = 413, description = "Body over 64 KiB.", body = crudauth::ErrorBody),
+        (status = 415, description = "Not JSON.", body = crudauth::ErrorBody),
+        (status = 422, description = "Wrong fields.", body = crudauth::ErrorBody),
     ))]
 async fn create_job(
     State(jobs): State<Arc<AtomicU64>>,
@@ -202,12 +202,12 @@ struct NewNote {
     security(("session" = [], "csrf" = []), ("bearer" = [])),
     responses(
         (status = 201, description = "The note.", body = Value),
-        (status = 400, description = "Malformed JSON.", body = crudauth::__private::ErrorBody),
-        (status = 401, description = "No usable credential.", body = crudauth::__private::ErrorBody),
-        (status = 403, description = "`csrf_failed`.", body = crudauth::__private::ErrorBody),
-        (status = 413, description = "Body over 64 KiB.", body = crudauth::__private::ErrorBody),
-        (status = 415, description = "Not JSON.", body = crudauth::__private::ErrorBody),
-        (status = 422, description = "Wrong fields.", body = crudauth::__private::ErrorBody),
+        (status = 400, description = "Malformed JSON.", body = crudauth::ErrorBody),
+        (status = 401, description = "No usable credential.", body = crudauth::ErrorBody),
+        (status = 403, description = "`csrf_failed`.", body = crudauth::ErrorBody),
+        (status = 413, description = "Body over 64 KiB.", body = crudauth::ErrorBody),
+        (status = 415, description = "Not JSON.", body = crudauth::ErrorBody),
+        (status = 422, description = "Wrong fields.", body = crudauth::ErrorBody),
     ))]
 async fn create_note(user: Principal, Json(note): Json<NewNote>) -> impl IntoResponse {
     (
