@@ -80,8 +80,47 @@ impl Origin {
     }
 }
 
+/// `target` if it is a path on this origin, else `/`: `/x` is kept;
+/// `//x` and `/\x` (which browsers read as another host), any scheme,
+/// and control characters are not.
+pub(crate) fn safe_redirect(target: Option<&str>) -> String {
+    let Some(target) = target else {
+        return "/".to_owned();
+    };
+    let bytes = target.as_bytes();
+    let safe = bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && target.len() <= 2048
+        && !target.chars().any(|c| c.is_control() || c == '\\');
+    if safe {
+        target.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_same_origin_paths_are_kept() {
+        for kept in ["/", "/x", "/account?tab=1#top", "/a/b"] {
+            assert_eq!(safe_redirect(Some(kept)), kept);
+        }
+        for refused in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/x\\y",
+            "/\t/evil.example",
+        ] {
+            assert_eq!(safe_redirect(Some(refused)), "/", "{refused:?}");
+        }
+        assert_eq!(safe_redirect(None), "/");
+    }
+
     use super::Origin;
 
     fn admits(own: &str, presented: &str) -> bool {

@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use crudauth::{AuthError, ConfigError, CrudAuth, NewAccount, OidcProvider, Principal, Route};
 use crudauth::{SmtpSender, UserId, authed};
-use crudauth_tests::second_factor::enrol;
+use crudauth_tests::second_factor::{enrol, wrong_code};
 use crudauth_tests::{
     Backend, Browser, Endpoint, MFA_KEY, PASSWORD, Server, SmtpMode, SmtpServer, TestDb,
     assert_error, on_both_backends, set_cookies, start_router,
@@ -778,7 +778,224 @@ async fn migrate_records_its_steps_and_upgrades_in_place(backend: Backend) {
     assert_eq!(recorded(&db).await.len(), 4);
 }
 
+/// A browser's form post: urlencoded, asking for a page.
+async fn form_post(
+    server: &Server,
+    path: &str,
+    fields: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let mut request = server
+        .client
+        .post(server.url(path))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("origin", server.url(""))
+        .form(fields);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+fn location(res: &reqwest::Response) -> &str {
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{res:?}");
+    res.headers()["location"].to_str().unwrap()
+}
+
+/// The `name=value` pairs of the cookies an answer sets, for a `Cookie`
+/// header.
+fn cookie_header(res: &reqwest::Response) -> String {
+    set_cookies(res.headers())
+        .iter()
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .filter(|c| !c.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn html_forms_are_answered_with_redirects(backend: Backend) {
+    let server = embedded(backend, |b| b.mfa_key(MFA_KEY)).await;
+    let account = [
+        ("email", "ada@example.com"),
+        ("password", PASSWORD),
+        ("next", "/welcome"),
+    ];
+    let res = form_post(&server, "/register", &account, None).await;
+    assert_eq!(location(&res), "/welcome");
+    let res = form_post(&server, "/register", &account, None).await;
+    assert_eq!(location(&res), "/welcome?error=already_registered");
+    // A wrong password: back where the form said, with the code.
+    let wrong = [
+        ("username", "ada@example.com"),
+        ("password", "not the password"),
+        ("next", "/signin?tab=2"),
+    ];
+    let res = form_post(&server, "/login", &wrong, None).await;
+    assert_eq!(location(&res), "/signin?tab=2&error=invalid_credentials");
+    // `next` off this origin is not followed.
+    for evil in [
+        "//evil.example/x",
+        "https://evil.example",
+        "/\\evil.example",
+    ] {
+        let res = form_post(
+            &server,
+            "/login",
+            &[
+                ("username", "ada@example.com"),
+                ("password", "wrong!"),
+                ("next", evil),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(location(&res), "/?error=invalid_credentials", "{evil}");
+    }
+    let res = form_post(
+        &server,
+        "/login",
+        &[
+            ("username", "ada@example.com"),
+            ("password", PASSWORD),
+            ("next", "/home"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(location(&res), "/home");
+    let cookies = cookie_header(&res);
+    let res = server
+        .client
+        .get(server.url("/mine"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the form's session works");
+    // Logout needs the CSRF token, here the form's field.
+    let csrf = cookies
+        .split("; ")
+        .find_map(|c| c.split_once("csrf_token=").map(|(_, v)| v.to_owned()))
+        .expect("a CSRF cookie");
+    let res = form_post(&server, "/logout", &[("next", "/bye")], Some(&cookies)).await;
+    assert_eq!(location(&res), "/bye?error=csrf_failed");
+    let res = form_post(
+        &server,
+        "/logout",
+        &[("csrf_token", &csrf), ("next", "/bye")],
+        Some(&cookies),
+    )
+    .await;
+    assert_eq!(location(&res), "/bye");
+    let res = server
+        .client
+        .get(server.url("/mine"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Recovery: the request is 303 whoever the address names.
+    for email in ["ada@example.com", "nobody@example.com"] {
+        let res = form_post(
+            &server,
+            "/password/reset-request",
+            &[("email", email), ("next", "/sent")],
+            None,
+        )
+        .await;
+        assert_eq!(location(&res), "/sent", "{email}");
+    }
+    let res = form_post(
+        &server,
+        "/password/reset-confirm",
+        &[
+            ("token", "forged"),
+            ("new_password", PASSWORD),
+            ("next", "/reset"),
+        ],
+        None,
+    )
+    .await;
+    assert!(location(&res).starts_with("/reset?error="), "{res:?}");
+
+    // The second factor: the login goes to `next` asking for the code, the
+    // challenge in a cookie; the code's form completes the sign-in.
+    let (secret, _) = enrol(&server, "ada@example.com").await;
+    let res = form_post(
+        &server,
+        "/login",
+        &[
+            ("username", "ada@example.com"),
+            ("password", PASSWORD),
+            ("next", "/home"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(location(&res), "/home?mfa_required=1");
+    let challenge = cookie_header(&res);
+    assert!(challenge.contains("crudauth_mfa="), "{challenge}");
+    assert!(
+        !challenge.contains("session_id="),
+        "no session before the code"
+    );
+    let wrong = wrong_code(&secret);
+    let res = form_post(
+        &server,
+        "/mfa/verify",
+        &[("code", &wrong), ("next", "/home")],
+        Some(&challenge),
+    )
+    .await;
+    assert_eq!(location(&res), "/home?error=invalid_code");
+    let res = form_post(
+        &server,
+        "/mfa/verify",
+        &[
+            ("code", &crudauth_tests::totp_code(&secret, 0)),
+            ("next", "/home"),
+        ],
+        Some(&challenge),
+    )
+    .await;
+    assert_eq!(location(&res), "/home");
+    let cookies = cookie_header(&res);
+    let res = server
+        .client
+        .get(server.url("/guarded"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "signed in with the second factor"
+    );
+
+    // JSON clients, and forms that do not ask for a page, are unchanged.
+    let res = server
+        .client
+        .post(server.url("/login"))
+        .header("accept", "text/html")
+        .json(&json!({ "username": "bo@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let res = server
+        .client
+        .post(server.url("/login"))
+        .form(&[("username", "bo@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
 on_both_backends!(
+    html_forms_are_answered_with_redirects,
     the_applications_migrator_takes_crudauths_steps,
     migrate_records_its_steps_and_upgrades_in_place,
     the_layer_leaves_the_applications_routes_alone,

@@ -29,7 +29,7 @@ use oauth2::{
 };
 use serde::{Deserialize, Serialize};
 
-pub(crate) use flow::{FLOW_SECS, Flow, safe_redirect};
+pub(crate) use flow::{FLOW_SECS, Flow};
 pub(crate) use id_token::IdTokenValidator;
 
 /// How long any request to a provider may take.

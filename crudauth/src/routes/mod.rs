@@ -3,6 +3,7 @@
 
 mod account;
 pub(crate) mod direct;
+mod html;
 mod management;
 mod recovery;
 #[cfg(feature = "oidc")]
@@ -131,7 +132,14 @@ where
     let base = &auth.inner.config.base_path;
     let mut router = Router::new();
     for entry in table(auth) {
-        router = router.route(&format!("{base}{}", entry.route.path()), entry.serve);
+        let mut serve = entry.serve;
+        if html::FORM_ROUTES.contains(&entry.route) {
+            serve = serve.layer(axum::middleware::from_fn_with_state(
+                auth.clone(),
+                html::forms,
+            ));
+        }
+        router = router.route(&format!("{base}{}", entry.route.path()), serve);
     }
     if transport::challenges_bearer(auth) {
         // The handlers answer plain `AuthError`s; the challenge depends on
