@@ -101,6 +101,8 @@ pub(crate) fn safe_redirect(target: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{Origin, safe_redirect};
+
     #[test]
     fn only_same_origin_paths_are_kept() {
         for kept in ["/", "/x", "/account?tab=1#top", "/a/b"] {
@@ -120,8 +122,6 @@ mod tests {
         }
         assert_eq!(safe_redirect(None), "/");
     }
-
-    use super::Origin;
 
     fn admits(own: &str, presented: &str) -> bool {
         Origin::parse(own)
