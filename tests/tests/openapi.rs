@@ -332,7 +332,46 @@ async fn unconfigured_families_are_not_documented(backend: Backend) {
     refs_resolve(&doc, &doc, "#");
 }
 
+/// `/docs` is a page a person reads: Swagger UI, served from the binary,
+/// pointed at the example's own document.
+async fn the_docs_page_reads_the_document(backend: Backend) {
+    let server = start(backend, |b| b).await;
+    let res = server.client.get(server.url("/docs/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = res.text().await.unwrap();
+    assert!(page.contains("swagger-ui"), "{page}");
+    // Its configuration names the document it shows, and the document is
+    // there.
+    let res = server
+        .client
+        .get(server.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let script = res.text().await.unwrap();
+    assert!(script.contains("/openapi.json"), "{script}");
+    for asset in ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"] {
+        let res = server.client.get(server.url(asset)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{asset}");
+        assert!(res.bytes().await.unwrap().len() > 1000, "{asset}");
+    }
+    let res = server.client.get(server.url("/docs")).send().await.unwrap();
+    assert!(
+        res.status().is_redirection() || res.status() == StatusCode::OK,
+        "{}",
+        res.status()
+    );
+}
+
 on_both_backends!(
+    the_docs_page_reads_the_document,
     the_example_serves_its_whole_document,
     bodies_hold_to_the_document,
     every_served_route_is_documented_and_the_document_resolves,

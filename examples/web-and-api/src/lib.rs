@@ -261,22 +261,15 @@ pub fn app(auth: CrudAuth) -> Router {
         auth: auth.clone(),
         jobs: Arc::new(AtomicU64::new(0)),
     };
-    let document = openapi(&auth).to_json().expect("the document serialises");
+    let document = openapi(&auth);
     // The mails' links open the page, which reads their token.
     let mut routes = Router::new().route("/", get(index));
     for path in LINK_PATHS {
         routes = routes.route(path, get(index));
     }
     routes
-        .route(
-            "/openapi.json",
-            get(move || async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    document,
-                )
-            }),
-        )
+        // The document at /openapi.json, and a page to read it at /docs.
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document))
         .route("/me", get(me))
         .route("/account", get(account))
         .route("/api/jobs", post(create_job))
