@@ -5,7 +5,8 @@
 //!
 //! Each function is called from the one place its event happens. None takes
 //! a password, token, code or secret: the signatures are the guarantee that
-//! no credential reaches an operator's log pipeline.
+//! no credential reaches an operator's log pipeline. Every event is also
+//! counted (`crudauth_events_total`, by event name) for a metrics exporter.
 
 use std::net::IpAddr;
 
@@ -14,9 +15,12 @@ use tracing::Level;
 use crate::principal::UserId;
 
 /// Emits one audit event; `$name` is both the metadata name and the `event`
-/// field, so that formatters that print only fields still show it.
+/// field, so that formatters that print only fields still show it. Each
+/// event also counts in the `crudauth_events_total{event="…"}` counter of
+/// the `metrics` facade (nothing without an installed recorder).
 macro_rules! audit {
     ($level:expr, $name:literal $(, $($fields:tt)*)?) => {
+        metrics::counter!("crudauth_events_total", "event" => $name).increment(1);
         tracing::event!(
             name: $name,
             target: "crudauth::audit",

@@ -300,6 +300,34 @@ impl CrudAuth {
         self.inner.cache.len()
     }
 
+    /// Sets the principal cache's figures in the `metrics` facade, for an
+    /// exporter to show; call it before each scrape (it reads counters, it
+    /// does not reset them):
+    /// `crudauth_principal_cache_entries` (a gauge: sessions and token
+    /// families held) and `crudauth_principal_cache_lookups_total` with
+    /// `result="hit"` or `"miss"` (counters since the start). crudauth's
+    /// events are counted as they happen, in `crudauth_events_total` by
+    /// `event` (`login_failed`, `locked`, `token_reuse_detected`,
+    /// … as in the audit trail).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn doc(auth: crudauth::CrudAuth, handle: fn() -> String) {
+    /// // In the handler of an internal /metrics route:
+    /// auth.publish_metrics();
+    /// let text = handle(); // e.g. a PrometheusHandle's render()
+    /// # }
+    /// ```
+    pub fn publish_metrics(&self) {
+        let (hits, misses) = self.inner.cache.lookups();
+        metrics::gauge!("crudauth_principal_cache_entries").set(self.inner.cache.len() as f64);
+        metrics::counter!("crudauth_principal_cache_lookups_total", "result" => "hit")
+            .absolute(hits);
+        metrics::counter!("crudauth_principal_cache_lookups_total", "result" => "miss")
+            .absolute(misses);
+    }
+
     /// Makes an edit of a user's row that the application made itself
     /// (deactivation, new scopes, superuser) take effect on the next
     /// request: the principal cache forgets the user, here and, on

@@ -108,7 +108,23 @@ struct Kept<V> {
     at: u64,
 }
 
-type Shard<K, V> = RwLock<HashMap<K, Kept<V>>>;
+/// One shard's map, and its lookups counted beside its lock (whose cache
+/// line a lookup touches anyway).
+struct Shard<K, V> {
+    map: RwLock<HashMap<K, Kept<V>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl<K, V> Default for Shard<K, V> {
+    fn default() -> Self {
+        Self {
+            map: RwLock::default(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+}
 
 /// A bounded map whose entries expire `ttl` after they are kept.
 pub(crate) struct Table<K, V> {
@@ -123,7 +139,7 @@ pub(crate) struct Table<K, V> {
 impl<K: Hash + Eq, V> Table<K, V> {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             hasher: RandomState::new(),
             held: AtomicUsize::new(0),
             capacity: capacity.max(1),
@@ -146,7 +162,7 @@ impl<K: Hash + Eq, V> Table<K, V> {
 
     fn write<'a>(shard: &'a Shard<K, V>) -> RwLockWriteGuard<'a, HashMap<K, Kept<V>>> {
         // The maps hold no invariant a panicking writer could break halfway.
-        shard.write().unwrap_or_else(PoisonError::into_inner)
+        shard.map.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
@@ -154,12 +170,30 @@ impl<K: Hash + Eq, V> Table<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let shard = self
-            .shard(key)
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        let kept = shard.get(key)?;
-        (self.clock().saturating_sub(kept.at) < self.ttl_ms).then(|| kept.value.clone())
+        let shard = self.shard(key);
+        let found = {
+            let map = shard.map.read().unwrap_or_else(PoisonError::into_inner);
+            map.get(key)
+                .filter(|kept| self.clock().saturating_sub(kept.at) < self.ttl_ms)
+                .map(|kept| kept.value.clone())
+        };
+        let counter = if found.is_some() {
+            &shard.hits
+        } else {
+            &shard.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Lookups that found a live entry, and lookups that did not.
+    fn lookups(&self) -> (u64, u64) {
+        self.shards.iter().fold((0, 0), |(hits, misses), shard| {
+            (
+                hits + shard.hits.load(Ordering::Relaxed),
+                misses + shard.misses.load(Ordering::Relaxed),
+            )
+        })
     }
 
     pub(crate) fn insert(&self, key: K, value: Arc<V>) {
@@ -317,6 +351,16 @@ impl PrincipalCache {
     /// The cached session of a token digest.
     pub(crate) fn session(&self, digest: &TokenDigest) -> Option<Arc<SessionEntry>> {
         self.live()?.0.get(digest)
+    }
+
+    /// Lookups (sessions and token families) answered from memory, and
+    /// lookups that went to the database, since the start.
+    pub(crate) fn lookups(&self) -> (u64, u64) {
+        let Some((sessions, families)) = &self.caches else {
+            return (0, 0);
+        };
+        let (a, b) = (sessions.lookups(), families.lookups());
+        (a.0 + b.0, a.1 + b.1)
     }
 
     /// Caches a session read from the database since `read`.

@@ -217,3 +217,75 @@ async fn admin_command_warns_of_an_in_memory_database() {
         );
     }
 }
+
+/// With `CRUDAUTH_METRICS_ADDR`, the binary serves `/metrics` there (and
+/// only there): crudauth's events counted as they happen, and the principal
+/// cache's figures at each scrape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_events_on_their_own_listener() {
+    use tokio::io::AsyncBufReadExt;
+    let (port, metrics_port) = (crudauth_tests::free_port(), crudauth_tests::free_port());
+    let mut child = Command::new(example_binary())
+        .env("CRUDAUTH_ADDR", format!("127.0.0.1:{port}"))
+        .env("CRUDAUTH_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .env(
+            "CRUDAUTH_SECRET_KEY",
+            "cli-test-secret-key-of-at-least-32-bytes",
+        )
+        .env("CRUDAUTH_REGISTER_PER_HOUR", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run the example binary");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.starts_with("listening on") {
+            break;
+        }
+    }
+    let app = crudauth_tests::Endpoint::new(format!("http://127.0.0.1:{port}"));
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let scrape = || async {
+        let res = reqwest::get(&metrics_url).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.text().await.unwrap()
+    };
+    let count = |text: &str, series: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let before = scrape().await;
+    app.register("ada@example.com").await;
+    for _ in 0..3 {
+        let res = app
+            .post_json(
+                "/login",
+                json!({ "username": "ada@example.com", "password": "not the password" }),
+            )
+            .await;
+        assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    let browser = app.login("ada@example.com").await;
+    for _ in 0..2 {
+        let res = app.as_browser(&browser, Method::GET, "/me", None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let after = scrape().await;
+    let failed = "crudauth_events_total{event=\"login_failed\"}";
+    assert_eq!(count(&after, failed) - count(&before, failed), 3, "{after}");
+    let registered = "crudauth_events_total{event=\"registered\"}";
+    assert_eq!(count(&after, registered), 1, "{after}");
+    // The second /me was served from memory.
+    let hits = "crudauth_principal_cache_lookups_total{result=\"hit\"}";
+    assert!(count(&after, hits) >= 1, "{after}");
+    assert!(
+        count(&after, "crudauth_principal_cache_entries") >= 1,
+        "{after}"
+    );
+    // Not on the public listener.
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

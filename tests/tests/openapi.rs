@@ -336,7 +336,12 @@ async fn unconfigured_families_are_not_documented(backend: Backend) {
 /// pointed at the example's own document.
 async fn the_docs_page_reads_the_document(backend: Backend) {
     let server = start(backend, |b| b).await;
-    let res = server.client.get(server.url("/docs/")).send().await.unwrap();
+    let res = server
+        .client
+        .get(server.url("/docs/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
         res.headers()["content-type"]

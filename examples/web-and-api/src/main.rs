@@ -3,6 +3,7 @@
 //! in-memory SQLite database); sign-in with an OpenID provider when
 //! `CRUDAUTH_OIDC_ISSUER` is set (`_CLIENT_ID`, `_CLIENT_SECRET`, `_NAME`);
 //! `CRUDAUTH_MFA_KEY` (32 bytes, base64) turns the second factor on;
+//! `CRUDAUTH_METRICS_ADDR` serves `/metrics` (Prometheus) on its own address;
 //! `CRUDAUTH_SMTP_URL` delivers the recovery mails (otherwise they are
 //! logged), whose links lead back to the page at `/verify-email`,
 //! `/reset-password` and `/confirm-email`.
@@ -76,10 +77,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         return Ok(());
     }
+    if let Ok(metrics_addr) = std::env::var("CRUDAUTH_METRICS_ADDR") {
+        serve_metrics(&metrics_addr, auth.clone()).await?;
+    }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let shutdown = shutdown()?;
     println!("listening on http://{}", listener.local_addr()?);
     serve(listener, app(auth), shutdown).await?;
+    Ok(())
+}
+
+/// `GET /metrics` in the Prometheus text format on its own listener at
+/// `addr`, away from the public one: crudauth's event counters and its
+/// principal cache's figures.
+async fn serve_metrics(
+    addr: &str,
+    auth: crudauth::CrudAuth,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("metrics on http://{}/metrics", listener.local_addr()?);
+    let route = axum::routing::get(move || {
+        let (auth, handle) = (auth.clone(), handle.clone());
+        async move {
+            auth.publish_metrics();
+            handle.render()
+        }
+    });
+    let app = axum::Router::new().route("/metrics", route);
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            eprintln!("metrics listener: {err}");
+        }
+    });
     Ok(())
 }
 
