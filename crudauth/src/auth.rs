@@ -223,7 +223,7 @@ impl CrudAuth {
 
     /// Signs a user in with a new session from the application's own
     /// handler (after its own check: a magic link, an SSO of its own):
-    /// return the [`SessionLogin`] with the answer to set the cookies.
+    /// return the [`SessionLogin`](crate::SessionLogin) with the answer to set the cookies.
     ///
     /// An account with a second factor is refused with
     /// [`AuthError::MfaRequired`] unless [`SignIn::with_mfa`] says the
