@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::FromRef;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseBackend, DatabaseConnection};
 
 use crate::cache::PrincipalCache;
 use crate::config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
@@ -232,7 +232,7 @@ impl CrudAuth {
 
     /// Signs a user in with a new session from the application's own
     /// handler (after its own check: a magic link, an SSO of its own):
-    /// return the [`SessionLogin`] with the answer to set the cookies.
+    /// return the [`SessionLogin`](crate::SessionLogin) with the answer to set the cookies.
     ///
     /// An account with a second factor is refused with
     /// [`AuthError::MfaRequired`] unless [`SignIn::with_mfa`] says the
@@ -432,6 +432,26 @@ fn warn_about_relaxed_settings(config: &CrudAuthConfig) {
     if config.register_per_hour == 0 {
         tracing::warn!("crudauth: the registration throttle is off (register_per_hour = 0)");
     }
+}
+
+/// A connection to a database whose feature (`sqlite`, `postgres`) this
+/// build of crudauth left out, possible when the application enables
+/// sea-orm's driver itself: on PostgreSQL it would run without the
+/// listener that carries revocations between instances.
+fn check_driver(backend: DatabaseBackend) -> Result<(), ConfigError> {
+    let reason = match backend {
+        DatabaseBackend::Sqlite if !cfg!(feature = "sqlite") => {
+            "a SQLite connection needs crudauth's `sqlite` feature (it is in the default features)"
+        }
+        DatabaseBackend::Postgres if !cfg!(feature = "postgres") => {
+            "a PostgreSQL connection needs crudauth's `postgres` feature (it is in the default features)"
+        }
+        _ => return Ok(()),
+    };
+    Err(ConfigError::Invalid {
+        setting: "database",
+        reason,
+    })
 }
 
 /// Sign-in providers need a session to end in, a public origin for their
@@ -885,8 +905,9 @@ impl CrudAuthBuilder {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] saying what to fix: no database, no user model, a
-    /// secret under 32 bytes, no transport or a duplicate one, `#[authed]`
+    /// A [`ConfigError`] saying what to fix: no database, a database whose
+    /// feature (`sqlite`, `postgres`) is off, no user model, a secret under
+    /// 32 bytes, no transport or a duplicate one, `#[authed]`
     /// handlers narrowed to a transport that is not enabled, a lockout
     /// count, window or base lock of 0, a zero lifetime or timeout, a
     /// duration over 100 years, a mail sender without a public origin (the
@@ -897,6 +918,7 @@ impl CrudAuthBuilder {
     /// can pass, and a link path that is not a plain path.
     pub fn build(self) -> Result<CrudAuth, ConfigError> {
         let db = self.db.ok_or(ConfigError::MissingDatabase)?;
+        check_driver(db.get_database_backend())?;
         let mut users = self.users.ok_or(ConfigError::MissingUserModel)?;
         users.set_registration(self.register_fields, self.new_user)?;
         let mut config = self.config;
@@ -982,7 +1004,23 @@ impl CrudAuthBuilder {
             }),
         };
         spawn_purge(&auth);
+        #[cfg(feature = "postgres")]
         revocation::spawn_listener(&auth);
         Ok(auth)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_is_accepted_exactly_when_its_feature_is_on() {
+        let accepted = |backend| check_driver(backend).is_ok();
+        assert_eq!(accepted(DatabaseBackend::Sqlite), cfg!(feature = "sqlite"));
+        assert_eq!(
+            accepted(DatabaseBackend::Postgres),
+            cfg!(feature = "postgres")
+        );
     }
 }

@@ -322,6 +322,7 @@ impl PrincipalCache {
 
     /// Stops serving and keeping entries, and drops those held: another
     /// instance's revocation may go unheard from now on.
+    #[cfg(feature = "postgres")]
     pub(crate) fn deafen(&self) {
         self.deaf.store(true, Ordering::Release);
         self.clear();
@@ -329,6 +330,7 @@ impl PrincipalCache {
 
     /// Serves and keeps entries again, starting empty: revocations made
     /// while deaf went unheard.
+    #[cfg(feature = "postgres")]
     pub(crate) fn hear(&self) {
         self.clear();
         self.deaf.store(false, Ordering::Release);

@@ -17,8 +17,8 @@ pub(crate) mod users;
 use std::future::Future;
 
 use sea_orm::{
-    DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 /// Begins a transaction that will write. On SQLite it takes the write lock
@@ -70,7 +70,9 @@ where
 
 /// Whether a statement failed because its connection died under it, not
 /// for anything the statement did.
+#[cfg(feature = "postgres")]
 fn connection_lost(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
     let (DbErr::Conn(RuntimeErr::SqlxError(err))
     | DbErr::Exec(RuntimeErr::SqlxError(err))
     | DbErr::Query(RuntimeErr::SqlxError(err))) = err
@@ -78,4 +80,11 @@ fn connection_lost(err: &DbErr) -> bool {
         return false;
     };
     matches!(**err, sea_orm::sqlx::Error::Io(_))
+}
+
+/// Only a PostgreSQL connection is retried, and without its driver there
+/// is none.
+#[cfg(not(feature = "postgres"))]
+fn connection_lost(_: &DbErr) -> bool {
+    false
 }
