@@ -218,6 +218,34 @@ async fn admin_command_warns_of_an_in_memory_database() {
     }
 }
 
+/// An admin command signs nothing: without `CRUDAUTH_SECRET_KEY` it says
+/// nothing of a random key, as the server does.
+#[tokio::test]
+async fn admin_commands_do_not_warn_of_a_random_key() {
+    let out = Command::new(example_binary())
+        .args(["create-user", "--email", "quiet@example.com"])
+        .env("DATABASE_URL", "sqlite::memory:")
+        .env_remove("CRUDAUTH_SECRET_KEY")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run the example binary");
+    let mut out = out;
+    let mut input = out.stdin.take().expect("stdin");
+    input
+        .write_all(format!("{ADMIN_PASSWORD}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(input);
+    let out = out.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("random key"), "{stderr}");
+}
+
 /// With `CRUDAUTH_METRICS_ADDR`, the binary serves `/metrics` there (and
 /// only there): crudauth's events counted as they happen, and the principal
 /// cache's figures at each scrape.

@@ -50,6 +50,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.public_origin = Some(format!("http://{addr}"));
     }
     let public_origin = config.public_origin.clone();
+    // An admin command signs nothing: without a configured key it gets a
+    // throwaway one, rather than the server's warning that sessions and
+    // tokens die with the process.
+    if args.admin.is_some() && config.secret_key.is_none() {
+        use rand::RngCore;
+        let mut key = [0u8; 48];
+        rand::rng().fill_bytes(&mut key);
+        config.secret_key = Some(key.to_vec());
+    }
     let mut builder = auth_builder(db, config);
     if let Ok(issuer) = std::env::var("CRUDAUTH_OIDC_ISSUER") {
         // The provider's redirect URI is built from the public origin; a
