@@ -58,7 +58,10 @@ impl Pages {
             ("register.html", include_str!("../templates/register.html")),
             ("forgot.html", include_str!("../templates/forgot.html")),
             ("reset.html", include_str!("../templates/reset.html")),
-            ("not_found.html", include_str!("../templates/not_found.html")),
+            (
+                "not_found.html",
+                include_str!("../templates/not_found.html"),
+            ),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
@@ -235,10 +238,9 @@ async fn home(
     Query(notice): Query<Notice>,
 ) -> Response {
     let session = signed_in(&state.auth, user.as_ref(), &headers).await;
-    state.pages.render(
-        "home.html",
-        context! { session, error => refusal(&notice) },
-    )
+    state
+        .pages
+        .render("home.html", context! { session, error => refusal(&notice) })
 }
 
 /// The account page: only for a signed-in visitor ([`sign_in_first`]
@@ -362,7 +364,12 @@ mod tests {
         for kept in ["/", "/account", "/account?tab=1"] {
             assert_eq!(same_origin(Some(kept)), kept);
         }
-        for refused in ["//evil.example", "/\\evil.example", "https://evil.example", ""] {
+        for refused in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "",
+        ] {
             assert_eq!(same_origin(Some(refused)), "/");
         }
         assert_eq!(same_origin(None), "/");
