@@ -7,6 +7,7 @@
 //! trybuild cases that `tests/tests/ui.rs` runs.
 
 mod api_key;
+pub mod chromium;
 mod client;
 mod database;
 pub mod oidc_browser;
@@ -24,7 +25,7 @@ pub use client::{
 };
 pub use database::{Backend, TestDb, postgres_enabled};
 pub use oidc_provider::{CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, TestProvider, free_port};
-pub use process::example_binary;
+pub use process::{example_binary, server_rendered_binary, start_binary};
 pub use server::{
     SECRET, Server, config, start, start_app, start_beside, start_router, start_router_on,
     start_sharing, start_through,

@@ -6,189 +6,37 @@
 //! server opened in the browser), and sign-in with a real OpenID provider
 //! (the button, the provider's login page, back on the page signed in).
 //!
-//! Without `chromium`, Node.js or the fixture's packages (installed here
-//! with `npm ci` from its lockfile when missing) the test fails under CI
-//! (`CI` or `CRUDAUTH_REQUIRE_PG` set; `.ci/run` installs them) and is
-//! skipped with a message elsewhere.
+//! Without `chromium`, Node.js or the fixture's packages the tests fail
+//! under CI and are skipped elsewhere (`crudauth_tests::chromium`).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-
+use crudauth_tests::chromium::{MailLinks, assert_passed, browser_present, run_script};
 use crudauth_tests::{
     CLIENT_ID, CLIENT_SECRET, SmtpMode, SmtpServer, TestProvider, example_binary, free_port,
+    start_binary,
 };
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/browser")
-}
-
-fn succeeds(command: &mut std::process::Command) -> bool {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Chromium, Node.js and the fixture's `playwright-core`, installed from
-/// the lockfile once per test binary; `Err` says what is missing.
-fn browser_ready() -> Result<(), String> {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    READY
-        .get_or_init(|| {
-            if !succeeds(std::process::Command::new("chromium").arg("--version")) {
-                return Err("no chromium binary (apt-get install chromium)".to_owned());
-            }
-            if !succeeds(std::process::Command::new("node").arg("--version")) {
-                return Err("no node (Node.js 20 or later)".to_owned());
-            }
-            if fixture().join("node_modules/playwright-core").exists() {
-                return Ok(());
-            }
-            let installed = std::process::Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(fixture())
-                .status()
-                .map_err(|e| format!("npm: {e}"))?;
-            if installed.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "npm ci in tests/fixtures/browser failed: {installed}"
-                ))
-            }
-        })
-        .clone()
-}
-
-fn browser_present() -> bool {
-    let Err(missing) = browser_ready() else {
-        return true;
-    };
-    let required = crudauth_tests::required_under_ci();
-    assert!(
-        !required,
-        "the browser test is required under CI: {missing}"
-    );
-    eprintln!("skipped: {missing}");
-    false
-}
-
-/// The example server's binary on `addr` with `env` (cookies without
-/// `Secure`: the browser reaches it over plain HTTP), once it listens.
+/// The example server's binary on `addr` with `env`, once it listens.
 async fn start_example(addr: &str, env: &[(&str, String)]) -> Child {
-    let mut command = Command::new(example_binary());
-    command
-        .env("CRUDAUTH_ADDR", addr)
-        .env("CRUDAUTH_INSECURE_COOKIES", "1")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut server = command.spawn().expect("start the example server");
-    let started = Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        if let Ok(Some(status)) = server.try_wait() {
-            panic!("the example server exited: {status}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the example server never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    server
+    start_binary(example_binary(), addr, env).await
 }
 
-/// Runs the browser script's `args` against `http://{addr}`; its requests
-/// for mail links (`mail-link <address>`) are answered from `smtp`, each
-/// with the next mail to that address not yet handed out.
-async fn browser_check(addr: &str, args: &[&str], smtp: Option<&SmtpServer>) -> Output {
-    let mut child = Command::new("node")
-        .arg(fixture().join("check.mjs"))
-        .arg(format!("http://{addr}"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run node");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut stderr = child.stderr.take().expect("stderr");
-    let converse = async {
-        let mut said = Vec::new();
-        let mut handed_out: HashMap<String, usize> = HashMap::new();
-        while let Some(line) = lines.next_line().await.expect("read the script's output") {
-            let Some(address) = line.strip_prefix("mail-link ") else {
-                said.extend_from_slice(line.as_bytes());
-                said.push(b'\n');
-                continue;
-            };
-            let smtp = smtp.expect("the scenario reads mail: give it an SMTP server");
-            let next = handed_out.entry(address.to_owned()).or_default();
-            let link = next_link(smtp, address, *next).await;
-            *next += 1;
-            stdin
-                .write_all(format!("{link}\n").as_bytes())
-                .await
-                .expect("answer the script");
-        }
-        let mut errors = Vec::new();
-        let _ = stderr.read_to_end(&mut errors).await;
-        let status = child.wait().await.expect("the script's status");
-        Output {
-            status,
-            stdout: said,
-            stderr: errors,
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(120), converse)
-        .await
-        .expect("the browser check finished within two minutes")
-}
-
-/// The link in the `index`-th mail to `address`, once it has arrived.
-async fn next_link(smtp: &SmtpServer, address: &str, index: usize) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mails: Vec<_> = smtp
-            .messages()
-            .into_iter()
-            .filter(|m| m.to.iter().any(|to| to.eq_ignore_ascii_case(address)))
-            .collect();
-        if let Some(mail) = mails.get(index) {
-            return mail
-                .link()
-                .unwrap_or_else(|| panic!("mail without a link: {mail:#?}"));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "mail #{index} to {address} never arrived; received: {:#?}",
-            smtp.messages()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn assert_passed(output: &Output) {
-    eprint!("{}", String::from_utf8_lossy(&output.stdout));
-    assert!(
-        output.status.success(),
-        "browser check failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+/// Runs `check.mjs`'s `args` against `http://{addr}`; its requests for
+/// mail links (`mail-link <address>`) are answered from `smtp`.
+async fn browser_check(
+    addr: &str,
+    args: &[&str],
+    smtp: Option<&SmtpServer>,
+) -> std::process::Output {
+    let mut mail = MailLinks::new(smtp);
+    run_script(
+        "check.mjs",
+        &format!("http://{addr}"),
+        args,
+        async |line: &str| mail.answer(line).await,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
