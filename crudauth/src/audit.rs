@@ -81,12 +81,13 @@ pub(crate) fn login_succeeded(user_id: &UserId, ip: Option<IpAddr>, transport: &
 }
 
 /// A login was refused (`reason`: `invalid_credentials` or `locked`);
-/// `user_id` when the identifier named an account.
+/// `user_id` only when the identifier named an account (absent, not empty,
+/// otherwise).
 pub(crate) fn login_failed(user_id: Option<&UserId>, ip: Option<IpAddr>, reason: &str) {
     audit!(
         Level::WARN,
         "login_failed",
-        user_id = %user_id.map(ToString::to_string).unwrap_or_default(),
+        user_id = user_id.map(tracing::field::display),
         ip = %ip_text(ip),
         reason = %escaped(reason)
     );
@@ -104,13 +105,13 @@ pub(crate) fn password_check_failed(user_id: &UserId) {
 }
 
 /// A lockout counter reached its limit and is locked for `secs`. `scope` is
-/// what was counted (`ip`, `identifier`, `account`); `user_id` and `ip` when
+/// what was counted (`ip`, `identifier`, `account`); `user_id` only when
 /// known.
 pub(crate) fn locked(user_id: Option<&UserId>, ip: Option<IpAddr>, scope: &str, secs: i64) {
     audit!(
         Level::WARN,
         "locked",
-        user_id = %user_id.map(ToString::to_string).unwrap_or_default(),
+        user_id = user_id.map(tracing::field::display),
         ip = %ip_text(ip),
         reason = %escaped(scope),
         lock_secs = secs
@@ -187,13 +188,13 @@ pub(crate) fn token_revoked() {
 
 /// An unsafe request was refused by the CSRF defence (`reason`: the
 /// refusal's message, which never holds the token).
-pub(crate) fn csrf_refused(ip: Option<IpAddr>, reason: &str) {
+pub(crate) fn csrf_refused(ip: Option<IpAddr>, reason: &'static str) {
     audit!(
         Level::WARN,
         "csrf_refused",
         ip = %ip_text(ip),
         transport = "session",
-        reason = %escaped(reason)
+        reason = reason
     );
 }
 

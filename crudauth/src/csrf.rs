@@ -86,10 +86,30 @@ fn audited(
     outcome: Result<(), AuthError>,
 ) -> Result<(), AuthError> {
     if let Err(AuthError::CsrfFailed(why)) = &outcome {
-        audit::csrf_refused(client::client_ip(parts, config.trusted_proxy_hops), why);
+        let ip = client::client_ip(parts, config.trusted_proxy_hops);
+        audit::csrf_refused(ip, reason_code(why));
     }
     outcome
 }
+
+/// The audit trail's stable `reason` for a refusal's message (the message
+/// is for people and may change; the code is for alerts and queries).
+fn reason_code(message: &str) -> &'static str {
+    match message {
+        CROSS_SITE => "cross_site",
+        MALFORMED_ORIGIN => "malformed_origin",
+        CROSS_ORIGIN => "cross_origin",
+        MISSING_TOKEN => "missing_token",
+        WRONG_TOKEN => "wrong_token",
+        _ => "refused",
+    }
+}
+
+const CROSS_SITE: &str = "cross-site request refused";
+const MALFORMED_ORIGIN: &str = "malformed Origin header";
+const CROSS_ORIGIN: &str = "cross-origin request refused";
+const MISSING_TOKEN: &str = "missing CSRF token: send the X-CSRF-Token header";
+const WRONG_TOKEN: &str = "wrong CSRF token";
 
 /// Refuses a cross-site request: `Sec-Fetch-Site: cross-site`, or an `Origin`
 /// that is neither the request's own nor a trusted origin.
@@ -105,14 +125,14 @@ fn origin_check(parts: &Parts, config: &CrudAuthConfig) -> Result<(), AuthError>
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
     {
-        return Err(AuthError::CsrfFailed("cross-site request refused"));
+        return Err(AuthError::CsrfFailed(CROSS_SITE));
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
     let origin = origin
         .to_str()
-        .map_err(|_| AuthError::CsrfFailed("malformed Origin header"))?
+        .map_err(|_| AuthError::CsrfFailed(MALFORMED_ORIGIN))?
         .trim_end_matches('/');
     if config
         .trusted_origins
@@ -121,7 +141,7 @@ fn origin_check(parts: &Parts, config: &CrudAuthConfig) -> Result<(), AuthError>
     {
         return Ok(());
     }
-    let refused = || AuthError::CsrfFailed("cross-origin request refused");
+    let refused = || AuthError::CsrfFailed(CROSS_ORIGIN);
     let presented = Origin::parse(origin).ok_or_else(refused)?;
     let own = match &config.public_origin {
         Some(public) => Origin::parse(public),
@@ -154,13 +174,11 @@ fn token_check(parts: &Parts, expected: &str) -> Result<(), AuthError> {
             .map(|t| t.0.as_bytes().to_vec()),
     };
     let Some(presented) = presented else {
-        return Err(AuthError::CsrfFailed(
-            "missing CSRF token: send the X-CSRF-Token header",
-        ));
+        return Err(AuthError::CsrfFailed(MISSING_TOKEN));
     };
     if presented.ct_eq(expected.as_bytes()).into() {
         Ok(())
     } else {
-        Err(AuthError::CsrfFailed("wrong CSRF token"))
+        Err(AuthError::CsrfFailed(WRONG_TOKEN))
     }
 }
