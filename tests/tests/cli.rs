@@ -24,13 +24,25 @@ struct Ran {
 /// Runs `example-web-and-api <args>` on the database at `url` with
 /// `stdin` as its input.
 async fn admin(url: &str, args: &[&str], stdin: &str) -> Ran {
-    let mut child = Command::new(example_binary())
+    admin_keyed(
+        url,
+        args,
+        stdin,
+        Some("cli-test-secret-key-of-at-least-32-bytes"),
+    )
+    .await
+}
+
+/// [`admin`] with `key` as `CRUDAUTH_SECRET_KEY`, or without the variable.
+async fn admin_keyed(url: &str, args: &[&str], stdin: &str, key: Option<&str>) -> Ran {
+    let mut command = Command::new(example_binary());
+    match key {
+        Some(key) => command.env("CRUDAUTH_SECRET_KEY", key),
+        None => command.env_remove("CRUDAUTH_SECRET_KEY"),
+    };
+    let mut child = command
         .args(args)
         .env("DATABASE_URL", url)
-        .env(
-            "CRUDAUTH_SECRET_KEY",
-            "cli-test-secret-key-of-at-least-32-bytes",
-        )
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -222,28 +234,15 @@ async fn admin_command_warns_of_an_in_memory_database() {
 /// nothing of a random key, as the server does.
 #[tokio::test]
 async fn admin_commands_do_not_warn_of_a_random_key() {
-    let out = Command::new(example_binary())
-        .args(["create-user", "--email", "quiet@example.com"])
-        .env("DATABASE_URL", "sqlite::memory:")
-        .env_remove("CRUDAUTH_SECRET_KEY")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run the example binary");
-    let mut out = out;
-    let mut input = out.stdin.take().expect("stdin");
-    input
-        .write_all(format!("{ADMIN_PASSWORD}\n").as_bytes())
-        .await
-        .unwrap();
-    drop(input);
-    let out = out.wait_with_output().await.unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("random key"), "{stderr}");
+    let ran = admin_keyed(
+        "sqlite::memory:",
+        &["create-user", "--email", "quiet@example.com"],
+        &format!("{ADMIN_PASSWORD}\n"),
+        None,
+    )
+    .await;
+    assert!(ran.ok, "{}", ran.stderr);
+    assert!(!ran.stderr.contains("random key"), "{}", ran.stderr);
 }
 
 /// With `CRUDAUTH_METRICS_ADDR`, the binary serves `/metrics` there (and

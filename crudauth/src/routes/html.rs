@@ -44,8 +44,9 @@ fn is_html_form(headers: &HeaderMap) -> bool {
             .any(|v| v.to_ascii_lowercase().contains("text/html"))
 }
 
-/// `path` with `name=value` added to its query, before any fragment.
-fn with_query(path: &str, name: &str, value: &str) -> String {
+/// `path` with `name=value` added to its query, before any fragment (the
+/// provider callback's `mfa_required=1` too).
+pub(super) fn with_query(path: &str, name: &str, value: &str) -> String {
     let (path, fragment) = match path.split_once('#') {
         Some((path, fragment)) => (path, Some(fragment)),
         None => (path, None),

@@ -259,17 +259,7 @@ async fn sign_in(
 
 /// `path` with `mfa_required=1` added to its query (before any fragment).
 fn with_mfa_required(path: &str) -> String {
-    let (path, fragment) = match path.split_once('#') {
-        Some((path, fragment)) => (path, Some(fragment)),
-        None => (path, None),
-    };
-    let joiner = if path.contains('?') { '&' } else { '?' };
-    let mut target = format!("{path}{joiner}mfa_required=1");
-    if let Some(fragment) = fragment {
-        target.push('#');
-        target.push_str(fragment);
-    }
-    target
+    super::html::with_query(path, "mfa_required", "1")
 }
 
 /// What a provider sign-in ends in.
