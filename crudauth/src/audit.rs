@@ -128,13 +128,15 @@ pub(crate) fn logout(user_id: &UserId) {
     );
 }
 
-/// One session was revoked by its user (`DELETE /sessions/{id}`).
-pub(crate) fn session_revoked(user_id: &UserId) {
+/// One session ended before its time (`reason`: `user` by
+/// `DELETE /sessions/{id}`, `session_cap` when a login past
+/// `max_sessions_per_user` ended the oldest).
+pub(crate) fn session_revoked(user_id: &UserId, reason: &'static str) {
     audit!(
         Level::INFO,
         "session_revoked",
         user_id = %user_id,
-        reason = "user"
+        reason = reason
     );
 }
 
@@ -175,14 +177,16 @@ pub(crate) fn token_issued(user_id: &str, reason: &str) {
     );
 }
 
-/// A token family was revoked through `/revoke` (the token names no
-/// user until it is looked up, and an unknown one is answered alike).
-pub(crate) fn token_revoked() {
+/// A token family was revoked (`reason`: `client` through `/revoke`,
+/// where the token names no user until it is looked up and an unknown one
+/// is answered alike; `family_cap` when a login past
+/// `max_token_families_per_user` ended the oldest).
+pub(crate) fn token_revoked(reason: &'static str) {
     audit!(
         Level::INFO,
         "token_revoked",
         transport = "bearer",
-        reason = "client"
+        reason = reason
     );
 }
 

@@ -21,6 +21,7 @@ use crate::password::Hasher;
 use crate::password::legacy::{LegacyHash, LegacyHashes};
 use crate::password::policy::PasswordPolicy;
 use crate::principal::UserId;
+use crate::rate::{RateLimitStore, RateLimiter};
 use crate::route::Route;
 use crate::routes::direct::{IssueTokens, NewAccount, SignIn};
 use crate::state::{ChainEntry, CrudAuth, Hook, Inner, Transport};
@@ -508,6 +509,7 @@ pub struct CrudAuthBuilder {
     legacy_hashes: LegacyHashes,
     register_fields: Vec<String>,
     new_user: Option<NewUserHook>,
+    rate_limits: RateLimitStore,
     #[cfg(feature = "oidc")]
     oidc: Vec<crate::oidc::OidcProvider>,
 }
@@ -524,6 +526,55 @@ impl CrudAuthBuilder {
     /// The database holding the users and crudauth's tables.
     pub fn database(mut self, db: DatabaseConnection) -> Self {
         self.db = Some(db);
+        self
+    }
+
+    /// At most `n` live sessions per user: the login that would open one
+    /// more ends the oldest (audit `session_revoked`, reason
+    /// `session_cap`). Two logins at the cap at the same moment leave
+    /// exactly `n`. Bearer token families count apart
+    /// ([`max_token_families_per_user`](Self::max_token_families_per_user)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = crudauth::CrudAuth::builder().max_sessions_per_user(5);
+    /// ```
+    pub fn max_sessions_per_user(mut self, n: u32) -> Self {
+        self.config.max_sessions_per_user = Some(n);
+        self
+    }
+
+    /// At most `n` live bearer token families (one per `/token` login) per
+    /// user: the login that would start one more revokes the oldest, whose
+    /// refresh token then stops working (audit `token_revoked`, reason
+    /// `family_cap`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = crudauth::CrudAuth::builder().max_token_families_per_user(10);
+    /// ```
+    pub fn max_token_families_per_user(mut self, n: u32) -> Self {
+        self.config.max_token_families_per_user = Some(n);
+        self
+    }
+
+    /// Where `#[authed(rate = "..")]` keeps its counters: in this process
+    /// (the default), or in a Redis server every instance shares (feature
+    /// `redis`). A store that cannot be reached lets requests through and
+    /// warns, at most once a minute.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "redis")] {
+    /// let builder = crudauth::CrudAuth::builder()
+    ///     .rate_limits(crudauth::RateLimitStore::Redis("redis://127.0.0.1:6379".into()));
+    /// # }
+    /// ```
+    pub fn rate_limits(mut self, store: RateLimitStore) -> Self {
+        self.rate_limits = store;
         self
     }
 
@@ -981,6 +1032,7 @@ impl CrudAuthBuilder {
             })?),
         };
         let jwt = jwt::Keys::new(&secret, &config)?;
+        let rates = RateLimiter::new(&self.rate_limits).map_err(ConfigError::RateLimitStore)?;
         let cache = PrincipalCache::new(config.cache_ttl, config.cache_capacity);
         let auth = CrudAuth {
             inner: Arc::new(Inner {
@@ -1001,6 +1053,7 @@ impl CrudAuthBuilder {
                 #[cfg(feature = "oidc")]
                 oidc: self.oidc,
                 mfa,
+                rates,
             }),
         };
         spawn_purge(&auth);

@@ -152,6 +152,12 @@ pub struct CrudAuthConfig {
     /// 64 KiB); a larger one is 413 `payload_too_large`. The application's
     /// routes are not limited by crudauth.
     pub body_limit: usize,
+    /// The most live sessions a user may hold (unset: no cap); the login
+    /// that would make one more ends the oldest.
+    pub max_sessions_per_user: Option<u32>,
+    /// The most live bearer token families a user may hold (unset: no
+    /// cap); the `/token` login that would make one more ends the oldest.
+    pub max_token_families_per_user: Option<u32>,
 }
 
 impl std::fmt::Debug for CrudAuthConfig {
@@ -209,6 +215,8 @@ impl Default for CrudAuthConfig {
             base_path: String::new(),
             disabled_routes: Vec::new(),
             body_limit: 64 * 1024,
+            max_sessions_per_user: None,
+            max_token_families_per_user: None,
         }
     }
 }
@@ -409,6 +417,13 @@ impl CrudAuthConfig {
         }
         if self.lockout.ip_attempts == 0 {
             return invalid("lockout.ip_attempts", "must be at least 1");
+        }
+        // A cap of 0 would end the session a login just opened.
+        if self.max_sessions_per_user == Some(0) {
+            return invalid("max_sessions_per_user", "must be at least 1");
+        }
+        if self.max_token_families_per_user == Some(0) {
+            return invalid("max_token_families_per_user", "must be at least 1");
         }
         let durations = [
             ("lockout.window", self.lockout.window, true),

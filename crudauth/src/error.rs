@@ -53,6 +53,10 @@ pub enum ConfigError {
         /// Why it cannot be listed, and what to do instead.
         reason: String,
     },
+    /// [`rate_limits`](crate::CrudAuthBuilder::rate_limits) names a store
+    /// that cannot be used.
+    #[error("invalid setting `rate_limits`: {0}")]
+    RateLimitStore(String),
     /// A setting is out of range.
     #[error("invalid setting `{setting}`: {reason}")]
     Invalid {
@@ -177,8 +181,9 @@ auth_errors! {
     Invalid(String) => UNPROCESSABLE_ENTITY, "invalid", "{0}";
     /// 429: login lockout.
     Locked(u64) => TOO_MANY_REQUESTS, "locked", "too many failed attempts; retry in {0} seconds";
-    /// 429: registration throttle.
-    RateLimited(u64) => TOO_MANY_REQUESTS, "rate_limited", "too many registrations; retry in {0} seconds";
+    /// 429: a route's `#[authed(rate = ..)]`, or the registration and
+    /// recovery throttles.
+    RateLimited(u64) => TOO_MANY_REQUESTS, "rate_limited", "too many requests; retry in {0} seconds";
     /// 503: the database cannot be reached.
     Unavailable => SERVICE_UNAVAILABLE, "unavailable", "the service is temporarily unavailable";
     /// 400: a sign-in callback without this browser's state cookie, or with

@@ -1,5 +1,5 @@
 //! What `#[authed(...)]` expands to: a [`GuardSpec`] per handler and the
-//! gates run in order (authenticate → superuser → verified → mfa → fresh →
+//! gates run in order (authenticate → rate → superuser → verified → mfa → fresh →
 //! scopes → check). The extractor itself is in `extract.rs`.
 
 use std::any::TypeId;
@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use axum::http::request::Parts;
 
+use crate::client::client_ip;
 use crate::error::AuthError;
 use crate::principal::Principal;
+use crate::rate::Rate;
 use crate::state::{CrudAuth, Transport};
 use crate::transport::{self, resolve_shared};
 
@@ -85,6 +87,9 @@ pub trait GuardSpec: Send + Sync + 'static {
     const SCOPES: &'static [&'static str] = &[];
     /// The accepted transports; empty means every enabled one.
     const TRANSPORTS: &'static [TransportRef] = &[];
+    /// The `rate` gate: requests per period for each principal (or each
+    /// client address, when anonymous).
+    const RATE: Option<Rate> = None;
 
     /// The `check = path` gate.
     fn check(principal: &Principal) -> CheckFuture<'_> {
@@ -151,6 +156,30 @@ impl<G> Authed<G> {
     }
 }
 
+/// The `rate` gate. A signed-in request spends its user's budget; an
+/// anonymous one (on an `optional` route) its client address's, and a
+/// required route's anonymous requests are refused before they count.
+async fn check_rate<G: GuardSpec>(
+    parts: &Parts,
+    auth: &CrudAuth,
+    principal: Option<&Principal>,
+    rate: Rate,
+) -> Result<(), AuthError> {
+    let who = match principal {
+        Some(principal) => format!("u:{}", principal.user_id),
+        None if G::OPTIONAL => match client_ip(parts, auth.inner.config.trusted_proxy_hops) {
+            Some(ip) => format!("ip:{ip}"),
+            None => "ip:unknown".to_owned(),
+        },
+        None => return Ok(()),
+    };
+    auth.inner
+        .rates
+        .check(G::HANDLER, &who, rate)
+        .await
+        .map_err(AuthError::RateLimited)
+}
+
 /// Runs the gates of `G` on a request; the principal is shared with the
 /// request's record of it.
 pub async fn run_guard<G: GuardSpec>(
@@ -164,7 +193,12 @@ pub async fn run_guard<G: GuardSpec>(
             G::TRANSPORTS.iter().any(|t| t.type_id() == Some(id))
         })
     };
-    let Some(principal) = resolve_shared(parts, auth, mask).await? else {
+    let principal = resolve_shared(parts, auth, mask).await?;
+    // Before every other gate: a refused request costs no database work.
+    if let Some(rate) = G::RATE {
+        check_rate::<G>(parts, auth, principal.as_deref(), rate).await?;
+    }
+    let Some(principal) = principal else {
         return if G::OPTIONAL {
             Ok(None)
         } else {

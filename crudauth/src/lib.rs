@@ -76,6 +76,7 @@ mod password;
 mod jwt;
 mod cookies;
 mod client;
+mod rate;
 mod csrf;
 mod body;
 #[cfg(feature = "oidc")]
@@ -118,6 +119,7 @@ pub use password::hash_password_blocking;
 pub use password::legacy::LegacyHash;
 pub use password::policy::{PasswordContext, PasswordPolicy};
 pub use principal::{Principal, UserId};
+pub use rate::RateLimitStore;
 pub use route::Route;
 pub use routes::TokenPair;
 pub use routes::direct::{IssueTokens, NewAccount, SessionLogin, SignIn};
@@ -146,6 +148,7 @@ pub mod __private {
         run_guard, transport_id,
     };
     pub use crate::principal::Principal;
+    pub use crate::rate::Rate;
     pub use crate::registry::{GuardRegistration, UserModelRegistration, user_table};
     pub use crate::user::fields::{FlagField, HashField, KeyField, ScopesField, TextField};
     pub use crate::user::{AuthColumns, AuthUser, UserKey};

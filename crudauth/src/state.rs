@@ -21,6 +21,7 @@ use crate::mfa::MfaKey;
 use crate::password::Hasher;
 use crate::password::policy::PasswordPolicy;
 use crate::principal::Principal;
+use crate::rate::RateLimiter;
 use crate::store::users::UserStore;
 
 /// Authentication for an axum application: configuration, the transport
@@ -73,6 +74,8 @@ pub(crate) struct Inner {
     pub oidc: Vec<crate::oidc::OidcProvider>,
     /// The key sealing second-factor secrets; `None` turns MFA off.
     pub mfa: Option<MfaKey>,
+    /// The counters of `#[authed(rate = ..)]`.
+    pub rates: RateLimiter,
 }
 
 /// A function called after an account event.

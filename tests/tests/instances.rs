@@ -35,8 +35,9 @@ impl Deref for Instance {
 }
 
 impl Instance {
-    async fn start(name: &'static str, database_url: &str) -> Self {
+    async fn start_with(name: &'static str, database_url: &str, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(example_binary())
+            .envs(env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("CRUDAUTH_SECRET_KEY", SECRET_KEY)
             .env("CRUDAUTH_ADDR", "127.0.0.1:0")
@@ -89,13 +90,21 @@ impl Instance {
 /// Two processes started at once on one fresh database (so that they also
 /// race to create the tables), and the database.
 async fn pair() -> Option<(Instance, Instance, TestDb)> {
+    pair_with(&[]).await
+}
+
+/// [`pair`], both processes with `env`.
+async fn pair_with(env: &[(&str, &str)]) -> Option<(Instance, Instance, TestDb)> {
     if !crudauth_tests::postgres_enabled().await {
         return None;
     }
     let db = TestDb::create(Backend::Postgres).await;
     let binary = example_binary();
     assert!(binary.exists(), "{} was not built", binary.display());
-    let (a, b) = tokio::join!(Instance::start("A", &db.url), Instance::start("B", &db.url));
+    let (a, b) = tokio::join!(
+        Instance::start_with("A", &db.url, env),
+        Instance::start_with("B", &db.url, env)
+    );
     Some((a, b, db))
 }
 
@@ -241,4 +250,118 @@ async fn a_refresh_token_replayed_on_another_instance_revokes_its_family() {
     }
     a.stop().await;
     b.stop().await;
+}
+
+/// The Redis server of this machine (`.ci/run` starts it when it does not
+/// answer), on a database of its own so that no other test sees its keys.
+const REDIS_URL: &str = "redis://127.0.0.1:6379/9";
+
+/// The example's `GET /api/limited` (5 a minute) with its counters in Redis:
+/// two instances spend one budget, so the sixth request across both is
+/// refused, whichever instance it reaches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_rate_limit_through_redis() {
+    let Some((a, b, _db)) = pair_with(&[("CRUDAUTH_REDIS_URL", REDIS_URL)]).await else {
+        return;
+    };
+    let id = a.register("ada@example.com").await;
+    // A fresh database numbers its users from 1 again: clear what an
+    // earlier run of this test counted for the same id.
+    let redis = redis::Client::open(REDIS_URL).expect("the Redis URL");
+    let mut connection = redis
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis on 127.0.0.1:6379 (started by .ci/run)");
+    let key = format!("crudauth:rate:example_web_and_api::limited:u:{id}");
+    redis::cmd("DEL")
+        .arg(&key)
+        .query_async::<()>(&mut connection)
+        .await
+        .unwrap();
+
+    let token = a.access_token("ada@example.com").await;
+    for (i, instance) in [&a, &b, &a, &b, &b].into_iter().enumerate() {
+        let res = instance.get_bearer("/api/limited", &token).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "request {i} on {}",
+            instance.name
+        );
+    }
+    for instance in [&a, &b] {
+        let refused = instance.get_bearer("/api/limited", &token).await;
+        assert!((1..=12).contains(&retry_after(&refused)));
+        assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+    let stored: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(stored.is_some(), "the budget lives in Redis under {key}");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A Redis server of the test's own, killed mid-run: the limit held while it
+/// answered; afterwards requests are let through (never a 5xx) and the
+/// instance says once that the store is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_store_that_dies_lets_requests_through_and_warns_once() {
+    let port = crudauth_tests::free_port();
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server (Debian's redis-server package)");
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "redis-server never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("redis://127.0.0.1:{port}/");
+    let instance =
+        Instance::start_with("A", "sqlite::memory:", &[("CRUDAUTH_REDIS_URL", &url)]).await;
+    instance.register("ada@example.com").await;
+    let token = instance.access_token("ada@example.com").await;
+    for _ in 0..5 {
+        let res = instance.get_bearer("/api/limited", &token).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let refused = instance.get_bearer("/api/limited", &token).await;
+    assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    redis.kill().await.unwrap();
+    for i in 0..4 {
+        let res = instance.get_bearer("/api/limited", &token).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "request {i} with the store down"
+        );
+        // Past the one-second pause after a failure, Redis is asked again.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    let mut instance = instance;
+    let _ = instance.child.kill().await;
+    let stderr = instance.stderr.await.unwrap_or_default();
+    let warnings = stderr
+        .matches("the rate limit store cannot be reached")
+        .count();
+    assert_eq!(warnings, 1, "one warning a minute:\n{stderr}");
 }

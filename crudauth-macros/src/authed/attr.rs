@@ -8,6 +8,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, Lit, LitStr, Path, Token, Type, bracketed, token};
 
+use super::rate::{Rate, rate};
 use crate::diagnostic::{Errors, did_you_mean, one_of};
 
 /// The built-in transports, by the names `SessionTransport::NAME` and
@@ -22,6 +23,7 @@ const OPTIONS: &[&str] = &[
     "mfa",
     "fresh",
     "scopes",
+    "rate",
     "check",
     "crate",
 ];
@@ -37,6 +39,8 @@ pub(crate) struct GuardOptions {
     /// Empty: every enabled transport.
     pub transports: Vec<TransportSpec>,
     pub scopes: Vec<LitStr>,
+    /// `rate = "<n>/<unit>"`.
+    pub rate: Option<Rate>,
     pub check: Option<Path>,
     /// The path of the runtime crate, `::crudauth` unless `crate = ".."`.
     pub krate: Path,
@@ -57,7 +61,7 @@ struct RawOption {
 }
 
 /// A value as written, before it is known what the key expects.
-enum RawValue {
+pub(crate) enum RawValue {
     Lit(Lit),
     List(token::Bracket, Punctuated<RawValue, Token![,]>),
     Type(Box<Type>),
@@ -137,6 +141,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<GuardOptions> {
         fresh_secs: None,
         transports: Vec::new(),
         scopes: Vec::new(),
+        rate: None,
         check: None,
         krate: syn::parse_quote!(::crudauth),
     };
@@ -157,10 +162,12 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<GuardOptions> {
             continue;
         }
         if seen.contains(&name) {
-            errors.spanned(
-                &option.key,
-                format!("duplicate option `{name}`; each option may appear once"),
-            );
+            let message = format!("duplicate option `{name}`; each option may appear once");
+            match (&option.value, name.as_str()) {
+                // Two limits are two literals to choose between: point at the second.
+                (Some((_, value)), "rate") => errors.spanned(value, message),
+                _ => errors.spanned(&option.key, message),
+            }
             continue;
         }
         seen.push(name.clone());
@@ -189,6 +196,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<GuardOptions> {
                 match name.as_str() {
                     "transport" => options.transports = transports(value, &mut errors),
                     "scopes" => options.scopes = scopes(value, &mut errors),
+                    "rate" => options.rate = rate(&value, &mut errors),
                     "check" => options.check = check(value, &mut errors),
                     "fresh" => {
                         options.fresh_secs = fresh(&value, &mut errors);
@@ -218,6 +226,7 @@ fn missing_value(name: &str) -> String {
         "scopes" => "scopes = [\"jobs:write\"]",
         "check" => "check = can_edit",
         "fresh" => "fresh = \"5m\"",
+        "rate" => "rate = \"100/m\"",
         _ => "crate = \"my_app::crudauth\"",
     };
     format!("`{name}` needs a value, as in `#[authed({example})]`")

@@ -122,6 +122,16 @@ fn spec_consts(options: &GuardOptions, private: &TokenStream) -> TokenStream {
             const FRESH_SECS: u64 = #secs;
         ));
     }
+    if let Some(rate) = options.rate {
+        let (count, per_secs) = (
+            Literal::u32_unsuffixed(rate.count),
+            Literal::u64_unsuffixed(rate.per_secs),
+        );
+        out.extend(quote!(
+            const RATE: ::core::option::Option<#private::Rate> =
+                ::core::option::Option::Some(#private::Rate::new(#count, #per_secs));
+        ));
+    }
     if !options.scopes.is_empty() {
         let scopes = &options.scopes;
         out.extend(quote!(const SCOPES: &'static [&'static str] = &[#(#scopes),*];));

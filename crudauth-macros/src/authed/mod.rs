@@ -6,6 +6,7 @@ mod expand;
 mod handler;
 #[cfg(feature = "openapi")]
 mod openapi;
+mod rate;
 
 use proc_macro2::TokenStream;
 use quote::quote;

@@ -173,6 +173,20 @@ fn rewrite(options: &GuardOptions, tokens: TokenStream) -> TokenStream {
         );
         added.push(quote!((status = 403, description = #text, body = #body)));
     }
+    if let Some(rate) = options.rate
+        && !has_status(&existing, "429")
+    {
+        let period = match rate.per_secs {
+            1 => "second",
+            60 => "minute",
+            _ => "hour",
+        };
+        let text = format!(
+            "Over the limit of {} requests a {period} (`rate_limited`); `Retry-After` gives the seconds to wait; body `{{detail, code}}`.",
+            rate.count
+        );
+        added.push(quote!((status = 429, description = #text, body = #body)));
+    }
     if added.is_empty() {
         return join(items);
     }

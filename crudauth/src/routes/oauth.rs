@@ -500,7 +500,7 @@ async fn open_session(
     {
         sessions::revoke(&txn, &row.user_id, &row.id).await?;
     }
-    let (_, token) = sessions::create(
+    let created = sessions::create(
         &txn,
         NewSession {
             user_id: user.id.to_string(),
@@ -511,10 +511,15 @@ async fn open_session(
             password_epoch: password_epoch(&user.password_hash),
             // The provider's sign-in is not crudauth's second factor.
             mfa: false,
+            cap: config.max_sessions_per_user,
         },
     )
     .await?;
     txn.commit().await?;
+    let token = created.token;
+    for _ in 0..created.ended {
+        audit::session_revoked(&user.id, "session_cap");
+    }
     // A claim ended the account's sessions and families, and a session
     // the browser brought is gone: cached copies go too.
     revocation::user(auth, &user.id.to_string()).await;

@@ -97,7 +97,7 @@ pub(super) async fn open(
     } else {
         (config.session_idle, config.session_absolute)
     };
-    let (_, token) = sessions::create(
+    let created = sessions::create(
         &txn,
         NewSession {
             user_id: user.id.to_string(),
@@ -107,12 +107,20 @@ pub(super) async fn open(
             user_agent: client.user_agent,
             password_epoch: tokens::password_epoch(&user.password_hash),
             mfa,
+            cap: config.max_sessions_per_user,
         },
     )
     .await?;
     txn.commit().await?;
+    let token = created.token;
+    for _ in 0..created.ended {
+        audit::session_revoked(&user.id, "session_cap");
+    }
     if let Some(owner) = ended {
         revocation::user(auth, &owner).await;
+    }
+    if created.ended > 0 {
+        revocation::user(auth, &user.id.to_string()).await;
     }
     let csrf_token = csrf::token_for(&auth.inner.secret, &token);
     let max_age = remember_me.then_some(lifetime.as_secs() as i64);
@@ -191,7 +199,7 @@ pub(super) async fn revoke(
     let owner = principal.user_id.to_string();
     if uuid::Uuid::parse_str(&id).is_ok() && sessions::revoke(&auth.inner.db, &owner, &id).await? {
         revocation::user(&auth, &owner).await;
-        audit::session_revoked(&principal.user_id);
+        audit::session_revoked(&principal.user_id, "user");
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(AuthError::NotFound)

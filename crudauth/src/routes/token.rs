@@ -120,8 +120,15 @@ pub(super) async fn issue(
     let sub = user.id.to_string();
     let ttl = auth.inner.config.refresh_ttl.as_secs() as i64;
     let epoch = tokens::password_epoch(&user.password_hash);
-    let (family, refresh_token) =
-        families::create(&auth.inner.db, &sub, scope, ttl, &epoch, mfa).await?;
+    let cap = auth.inner.config.max_token_families_per_user;
+    let (family, refresh_token, ended) =
+        families::create(&auth.inner.db, &sub, scope, ttl, &epoch, mfa, cap).await?;
+    if ended > 0 {
+        for _ in 0..ended {
+            audit::token_revoked("family_cap");
+        }
+        revocation::user(auth, &sub).await;
+    }
     audit::login_succeeded(&user.id, ip, BearerTransport::NAME);
     audit::token_issued(&sub, "login");
     emit(
@@ -205,7 +212,7 @@ pub(super) async fn revoke(
     {
         families::revoke(db, &family).await?;
         revocation::family(&auth, &family).await;
-        audit::token_revoked();
+        audit::token_revoked("client");
     }
     Ok(ok_empty())
 }

@@ -4,7 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::entities::{family, refresh_token as refresh};
@@ -56,8 +56,9 @@ async fn insert_token<C: ConnectionTrait>(db: &C, family_id: &str) -> Result<Str
     Ok(token)
 }
 
-/// Starts a family (one bearer login, with a second factor when `mfa`);
-/// returns its id and first refresh token.
+/// Starts a family (one bearer login, with a second factor when `mfa`),
+/// revoking the user's oldest live ones past `cap` (this one included);
+/// returns its id, its first refresh token and how many the cap ended.
 pub(crate) async fn create(
     db: &DatabaseConnection,
     user_id: &str,
@@ -65,10 +66,14 @@ pub(crate) async fn create(
     ttl_secs: i64,
     password_epoch: &str,
     mfa: bool,
-) -> Result<(String, String), DbErr> {
+    cap: Option<u32>,
+) -> Result<(String, String, u64), DbErr> {
     let id = uuid::Uuid::new_v4().to_string();
     let at = now();
     let txn = super::begin_write(db).await?;
+    if cap.is_some() {
+        super::lock_user(&txn, user_id).await?;
+    }
     family::Entity::insert(family::ActiveModel {
         id: Set(id.clone()),
         user_id: Set(user_id.to_owned()),
@@ -83,8 +88,44 @@ pub(crate) async fn create(
     .exec_without_returning(&txn)
     .await?;
     let token = insert_token(&txn, &id).await?;
+    let ended = match cap {
+        Some(cap) => revoke_oldest(&txn, user_id, &id, cap, at).await?,
+        None => 0,
+    };
     txn.commit().await?;
-    Ok((id, token))
+    Ok((id, token, ended))
+}
+
+/// Revokes the user's live families past the newest `cap`, counting
+/// `newest`, which stays.
+async fn revoke_oldest<C: ConnectionTrait>(
+    txn: &C,
+    user_id: &str,
+    newest: &str,
+    cap: u32,
+    at: i64,
+) -> Result<u64, DbErr> {
+    let ended: Vec<String> = family::Entity::find()
+        .filter(family::Column::UserId.eq(user_id))
+        .filter(family::Column::Id.ne(newest))
+        .filter(family::Column::RevokedAt.is_null())
+        .filter(family::Column::ExpiresAt.gt(at))
+        .order_by_desc(family::Column::CreatedAt)
+        .all(txn)
+        .await?
+        .into_iter()
+        .skip(cap.saturating_sub(1) as usize)
+        .map(|row| row.id)
+        .collect();
+    if ended.is_empty() {
+        return Ok(0);
+    }
+    Ok(family::Entity::update_many()
+        .col_expr(family::Column::RevokedAt, Expr::value(at))
+        .filter(family::Column::Id.is_in(ended))
+        .exec(txn)
+        .await?
+        .rows_affected)
 }
 
 /// Exchanges a refresh token for its successor, narrowing the family's

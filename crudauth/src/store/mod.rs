@@ -34,6 +34,25 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
     .await
 }
 
+/// Serializes the transactions that count a user's credentials (the
+/// session and token-family caps) until `txn` ends, so that two logins at
+/// the cap cannot both see room for one more. SQLite needs nothing: a
+/// writing transaction there holds the database's write lock from `BEGIN`.
+pub(crate) async fn lock_user(txn: &DatabaseTransaction, user_id: &str) -> Result<(), DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    if txn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    // The first key names crudauth's lock class, the second the user.
+    let statement = Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(1668441441, hashtext($1))::text",
+        [user_id.into()],
+    );
+    txn.query_one_raw(statement).await?;
+    Ok(())
+}
+
 /// How many dead pooled connections one statement skips at most.
 const DEAD_CONNECTIONS_SKIPPED: u32 = 16;
 

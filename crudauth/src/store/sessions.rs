@@ -2,7 +2,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
 };
 
 use super::entities::session::{self, Column, Entity};
@@ -19,11 +20,67 @@ pub(crate) struct NewSession {
     pub password_epoch: String,
     /// Whether the login passed a second factor.
     pub mfa: bool,
+    /// The most live sessions the user may hold, this one included: the
+    /// oldest beyond it end.
+    pub cap: Option<u32>,
 }
 
-/// Stores a new session and returns its row and the secret token for the
-/// cookie (which is not stored).
-pub(crate) async fn create<C: ConnectionTrait>(
+/// A stored session: the secret token for the cookie (which is not
+/// stored), and how many of the user's older sessions the cap ended.
+pub(crate) struct Created {
+    pub token: String,
+    pub ended: u64,
+}
+
+/// Stores a new session in `txn`, ending the user's oldest beyond its cap.
+pub(crate) async fn create(txn: &DatabaseTransaction, new: NewSession) -> Result<Created, DbErr> {
+    if new.cap.is_some() {
+        super::lock_user(txn, &new.user_id).await?;
+    }
+    let (user_id, cap) = (new.user_id.clone(), new.cap);
+    let (row, token) = insert(txn, new).await?;
+    let ended = match cap {
+        Some(cap) => end_oldest(txn, &user_id, &row.id, cap).await?,
+        None => 0,
+    };
+    Ok(Created { token, ended })
+}
+
+/// Ends the user's sessions past the newest `cap` (counting `newest`, which
+/// stays); expired ones go first, as they count for nothing.
+async fn end_oldest(
+    txn: &DatabaseTransaction,
+    user_id: &str,
+    newest: &str,
+    cap: u32,
+) -> Result<u64, DbErr> {
+    let at = now();
+    let others = Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Id.ne(newest))
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::LastSeenAt)
+        .all(txn)
+        .await?;
+    let (live, dead): (Vec<_>, Vec<_>) = others.into_iter().partition(|row| !is_expired(row, at));
+    let keep = cap.saturating_sub(1) as usize;
+    let ended: Vec<String> = live
+        .into_iter()
+        .skip(keep)
+        .chain(dead)
+        .map(|row| row.id)
+        .collect();
+    if ended.is_empty() {
+        return Ok(0);
+    }
+    Ok(Entity::delete_many()
+        .filter(Column::Id.is_in(ended))
+        .exec(txn)
+        .await?
+        .rows_affected)
+}
+
+async fn insert<C: ConnectionTrait>(
     db: &C,
     new: NewSession,
 ) -> Result<(session::Model, String), DbErr> {

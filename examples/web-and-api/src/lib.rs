@@ -183,6 +183,16 @@ async fn rotate_keys(user: Principal) -> Json<Value> {
     Json(json!({ "rotated": true, "by": user.user_id }))
 }
 
+/// At most five requests a minute per user, whatever the transport; the
+/// sixth is answered 429 `rate_limited` with `Retry-After`. With
+/// `CRUDAUTH_REDIS_URL` every instance shares the count.
+#[authed(rate = "5/m")]
+#[utoipa::path(get, path = "/api/limited", tag = "example",
+    responses((status = 200, description = "The principal's id.", body = Value)))]
+async fn limited(user: Principal) -> Json<Value> {
+    Json(json!({ "id": user.user_id }))
+}
+
 /// For superusers only (`create-user --superuser` makes the first one).
 #[authed(superuser)]
 #[utoipa::path(get, path = "/api/admin", tag = "example",
@@ -242,7 +252,7 @@ pub const LINK_PATHS: [&str; 3] = ["/verify-email", "/reset-password", "/confirm
 /// The example's own routes, documented by `#[utoipa::path]` (the
 /// security sections of the `#[authed]` ones written by the guard).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(me, account, create_job, create_note, admin, rotate_keys))]
+#[openapi(paths(me, account, create_job, create_note, admin, rotate_keys, limited))]
 struct ExampleApi;
 
 /// The whole API's OpenAPI document: crudauth's built-in routes and the
@@ -276,6 +286,7 @@ pub fn app(auth: CrudAuth) -> Router {
         .route("/api/notes", post(create_note))
         .route("/api/admin/rotate", post(rotate_keys))
         .route("/api/admin", get(admin))
+        .route("/api/limited", get(limited))
         .merge(auth.router())
         // The example's own routes answer errors (an unknown path, a wrong
         // method, a body its extractors refuse) with crudauth's JSON body,

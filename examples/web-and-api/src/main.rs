@@ -4,6 +4,9 @@
 //! `CRUDAUTH_OIDC_ISSUER` is set (`_CLIENT_ID`, `_CLIENT_SECRET`, `_NAME`);
 //! `CRUDAUTH_MFA_KEY` (32 bytes, base64) turns the second factor on;
 //! `CRUDAUTH_METRICS_ADDR` serves `/metrics` (Prometheus) on its own address;
+//! `CRUDAUTH_REDIS_URL` shares `rate` limits (`GET /api/limited`) with
+//! every instance naming the same Redis server;
+//! `CRUDAUTH_MAX_SESSIONS` caps each user's live sessions (the oldest end);
 //! `CRUDAUTH_SMTP_URL` delivers the recovery mails (otherwise they are
 //! logged), whose links lead back to the page at `/verify-email`,
 //! `/reset-password` and `/confirm-email`.
@@ -60,6 +63,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.secret_key = Some(key.to_vec());
     }
     let mut builder = auth_builder(db, config);
+    if let Ok(redis) = std::env::var("CRUDAUTH_REDIS_URL") {
+        builder = builder.rate_limits(crudauth::RateLimitStore::Redis(redis));
+    }
+    if let Ok(cap) = std::env::var("CRUDAUTH_MAX_SESSIONS") {
+        let cap = cap.trim().parse().map_err(|_| {
+            format!(
+                "CRUDAUTH_MAX_SESSIONS={cap:?}: expected a whole number of sessions, at least 1"
+            )
+        })?;
+        builder = builder.max_sessions_per_user(cap);
+    }
     if let Ok(issuer) = std::env::var("CRUDAUTH_OIDC_ISSUER") {
         // The provider's redirect URI is built from the public origin; a
         // local run serves at its own address.

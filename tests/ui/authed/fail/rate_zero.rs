@@ -1,0 +1,6 @@
+use crudauth::{Principal, authed};
+
+#[authed(rate = "0/m")]
+async fn search(_user: Principal) {}
+
+fn main() {}
