@@ -16,7 +16,7 @@ use crate::error::{AuthError, ConfigError};
 use crate::events::AuthEvent;
 use crate::layer::{AuthLayer, JsonErrors};
 use crate::mail::{EmailSender, Mailer, SmtpSender};
-use crate::mfa::MfaKey;
+use crate::mfa::MfaKeys;
 use crate::password::Hasher;
 use crate::password::legacy::{LegacyHash, LegacyHashes};
 use crate::password::policy::PasswordPolicy;
@@ -348,6 +348,46 @@ impl CrudAuth {
         self.inner.oidc.iter().map(|p| p.name()).collect()
     }
 
+    /// Seals every stored second-factor secret under the first of
+    /// [`mfa_keys`](CrudAuthBuilder::mfa_keys), in batches of 500: after
+    /// it, the older keys are needed only for the recovery codes handed
+    /// out under them. Safe to run while the application serves (a secret
+    /// changed meanwhile is left to its own re-seal at next use) and to
+    /// run again.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::NotFound`] without an MFA key; the database's error as
+    /// [`AuthError::Unavailable`].
+    pub async fn rotate_mfa_key(&self) -> Result<MfaRotation, AuthError> {
+        const BATCH: u64 = 500;
+        let keys = self.inner.mfa.as_ref().ok_or(AuthError::NotFound)?;
+        let db = &self.inner.db;
+        let mut report = MfaRotation::default();
+        let mut after: Option<String> = None;
+        loop {
+            let rows = store::mfa::page(db, after.as_deref(), BATCH).await?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.user_id.clone());
+            for row in &rows {
+                match keys.open(&row.user_id, &row.secret) {
+                    None => report.unreadable += 1,
+                    Some(opened) => match opened.resealed {
+                        None => report.current += 1,
+                        Some(resealed) => {
+                            if store::mfa::reseal(db, &row.user_id, &row.secret, &resealed).await? {
+                                report.resealed += 1;
+                            } else {
+                                report.current += 1;
+                            }
+                        }
+                    },
+                }
+            }
+        }
+        Ok(report)
+    }
+
     /// Deletes the rows no request can use any more: expired sessions, ended
     /// token families and their refresh tokens, idle attempt counters. A
     /// background task does it every
@@ -371,6 +411,19 @@ impl CrudAuth {
             + purged.one_time_tokens
             + purged.challenges)
     }
+}
+
+/// What [`CrudAuth::rotate_mfa_key`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MfaRotation {
+    /// Secrets an older key opened, now sealed under the first.
+    pub resealed: u64,
+    /// Secrets already sealed under the first key.
+    pub current: u64,
+    /// Secrets no listed key opens (altered, or sealed under a key no
+    /// longer listed): their owners cannot pass the second factor.
+    pub unreadable: u64,
 }
 
 /// Runs [`CrudAuth::purge`] every `interval` for as long as the `CrudAuth`
@@ -610,12 +663,14 @@ impl CrudAuthBuilder {
     pub fn config(mut self, config: CrudAuthConfig) -> Self {
         let secret = self.config.secret_key.take();
         let mfa_key = self.config.mfa_key.take();
+        let previous = std::mem::take(&mut self.config.mfa_previous_keys);
         self.config = config;
         if self.config.secret_key.is_none() {
             self.config.secret_key = secret;
         }
         if self.config.mfa_key.is_none() {
             self.config.mfa_key = mfa_key;
+            self.config.mfa_previous_keys = previous;
         }
         self
     }
@@ -625,8 +680,27 @@ impl CrudAuthBuilder {
     /// served and enrolled accounts must pass their second factor at login.
     /// Like the secret key, it is kept across a later
     /// [`config`](Self::config) that holds none.
-    pub fn mfa_key(mut self, key: impl AsRef<[u8]>) -> Self {
-        self.config.mfa_key = Some(key.as_ref().to_vec());
+    pub fn mfa_key(self, key: impl AsRef<[u8]>) -> Self {
+        self.mfa_keys([key])
+    }
+
+    /// Second-factor keys during a rotation: the first seals, every one
+    /// opens. A secret an older key opens is sealed again under the first
+    /// when next used, and the CLI's `rotate-mfa-key` does it for every
+    /// secret at once; recovery codes handed out under an older key work
+    /// for as long as that key is listed. Each key is 32 bytes, none the
+    /// secret key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (new, old) = ([1u8; 32], [2u8; 32]);
+    /// let builder = crudauth::CrudAuth::builder().mfa_keys([new, old]);
+    /// ```
+    pub fn mfa_keys<K: AsRef<[u8]>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        let mut keys = keys.into_iter().map(|key| key.as_ref().to_vec());
+        self.config.mfa_key = keys.next();
+        self.config.mfa_previous_keys = keys.collect();
         self
     }
 
@@ -1018,18 +1092,32 @@ impl CrudAuthBuilder {
             });
         }
         let mfa = match config.mfa_key.as_deref() {
-            None => None,
-            // A key shared with token signing would let one leak open both.
-            Some(key) if key == secret.as_slice() || secret.starts_with(key) => {
+            None if config.mfa_previous_keys.is_empty() => None,
+            None => {
                 return Err(ConfigError::Invalid {
-                    setting: "mfa_key",
-                    reason: "must differ from the secret key (generate one with `openssl rand -base64 32`)",
+                    setting: "mfa_keys",
+                    reason: "older second-factor keys are listed without a current one: the first of `.mfa_keys(..)` seals",
                 });
             }
-            Some(key) => Some(MfaKey::new(key).ok_or(ConfigError::Invalid {
-                setting: "mfa_key",
-                reason: "must be exactly 32 bytes",
-            })?),
+            Some(key) => {
+                let keys: Vec<&[u8]> = std::iter::once(key)
+                    .chain(config.mfa_previous_keys.iter().map(Vec::as_slice))
+                    .collect();
+                // A key shared with token signing would let one leak open both.
+                if keys
+                    .iter()
+                    .any(|key| *key == secret.as_slice() || secret.starts_with(key))
+                {
+                    return Err(ConfigError::Invalid {
+                        setting: "mfa_key",
+                        reason: "must differ from the secret key (generate one with `openssl rand -base64 32`)",
+                    });
+                }
+                Some(MfaKeys::new(keys).ok_or(ConfigError::Invalid {
+                    setting: "mfa_key",
+                    reason: "must be exactly 32 bytes",
+                })?)
+            }
         };
         let jwt = jwt::Keys::new(&secret, &config)?;
         let rates = RateLimiter::new(&self.rate_limits).map_err(ConfigError::RateLimitStore)?;

@@ -54,6 +54,10 @@ pub enum Command {
     },
     /// Deletes expired sessions, ended token families and idle counters.
     Purge,
+    /// Seals every second-factor secret again under the first key of the
+    /// list (`CRUDAUTH_MFA_KEY=new,old`), so that the old key can go once
+    /// the recovery codes handed out under it are no longer needed.
+    RotateMfaKey,
 }
 
 /// Why a command did nothing.
@@ -100,6 +104,25 @@ impl Command {
                 ))
             }
             Self::Purge => Ok(format!("purged {} expired rows", auth.purge().await?)),
+            Self::RotateMfaKey => {
+                if auth.inner.mfa.is_none() {
+                    return Err(CliError::Unsupported(
+                        "no second-factor key is configured (CRUDAUTH_MFA_KEY=new,old)",
+                    ));
+                }
+                let done = auth.rotate_mfa_key().await?;
+                let mut said = format!(
+                    "re-sealed {} second-factor secrets under the first key ({} already were)",
+                    done.resealed, done.current
+                );
+                if done.unreadable > 0 {
+                    said.push_str(&format!(
+                        "; {} open under no listed key and were left as they are",
+                        done.unreadable
+                    ));
+                }
+                Ok(said)
+            }
         }
     }
 }

@@ -74,6 +74,10 @@ pub struct CrudAuthConfig {
     /// Key sealing second-factor secrets (exactly 32 bytes, not the secret
     /// key). Unset, the second-factor routes are off.
     pub mfa_key: Option<Vec<u8>>,
+    /// Older second-factor keys, during a rotation: they open secrets and
+    /// recovery codes sealed under them, never seal
+    /// ([`CrudAuthBuilder::mfa_keys`](crate::CrudAuthBuilder::mfa_keys)).
+    pub mfa_previous_keys: Vec<Vec<u8>>,
     /// Cookie attributes.
     pub cookies: CookiePolicy,
     /// Access-token lifetime (default 15 min).
@@ -168,6 +172,7 @@ impl std::fmt::Debug for CrudAuthConfig {
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
             )
             .field("mfa_key", &self.mfa_key.as_ref().map(|_| "<redacted>"))
+            .field("mfa_previous_keys", &self.mfa_previous_keys.len())
             .field("cookies", &self.cookies)
             .field("access_ttl", &self.access_ttl)
             .field("session_idle", &self.session_idle)
@@ -188,6 +193,7 @@ impl Default for CrudAuthConfig {
         Self {
             secret_key: None,
             mfa_key: None,
+            mfa_previous_keys: Vec::new(),
             cookies: CookiePolicy::default(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -323,21 +329,28 @@ impl CrudAuthConfig {
         let env = Env(lookup);
         let defaults = Self::default();
         let secret_key = env.var("CRUDAUTH_SECRET_KEY").map(String::into_bytes);
-        let mfa_key = match env.var("CRUDAUTH_MFA_KEY") {
-            None => None,
-            Some(value) => {
-                use base64::Engine;
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(value.trim())
-                    .ok()
-                    .filter(|key| key.len() == 32);
-                Some(decoded.ok_or(ConfigError::BadEnv {
-                    name: "CRUDAUTH_MFA_KEY",
-                    value: "<redacted>".to_owned(),
-                    reason: "expected 32 bytes in base64 (generate one with `openssl rand -base64 32`)",
-                })?)
-            }
-        };
+        // `new,old,...` during a rotation: the first seals, all open.
+        let mut mfa_keys = match env.var("CRUDAUTH_MFA_KEY") {
+            None => Vec::new(),
+            Some(value) => value
+                .split(',')
+                .map(|key| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(key.trim())
+                        .ok()
+                        .filter(|key| key.len() == 32)
+                        .ok_or(ConfigError::BadEnv {
+                            name: "CRUDAUTH_MFA_KEY",
+                            value: "<redacted>".to_owned(),
+                            reason: "expected 32 bytes in base64, or several comma-separated, the sealing one first (generate one with `openssl rand -base64 32`)",
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        }
+        .into_iter();
+        let mfa_key = mfa_keys.next();
+        let mfa_previous_keys = mfa_keys.collect();
         let insecure = match env
             .var("CRUDAUTH_INSECURE_COOKIES")
             .as_deref()
@@ -383,6 +396,7 @@ impl CrudAuthConfig {
         Ok(Self {
             secret_key,
             mfa_key,
+            mfa_previous_keys,
             cookies: if insecure {
                 CookiePolicy::insecure()
             } else {
@@ -561,6 +575,28 @@ mod tests {
                 "CRUDAUTH_MFA_KEY"
             );
         }
+    }
+
+    #[test]
+    fn a_list_of_mfa_keys_seals_with_the_first() {
+        let (new, old) = (
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
+        );
+        let config = from(&[("CRUDAUTH_MFA_KEY", &format!("{new}, {old}"))]).unwrap();
+        assert_eq!(config.mfa_key, Some((0u8..32).collect::<Vec<_>>()));
+        assert_eq!(
+            config.mfa_previous_keys,
+            vec![(32u8..64).collect::<Vec<_>>()]
+        );
+        assert_eq!(
+            refused_variable(&[("CRUDAUTH_MFA_KEY", &format!("{new},not base64"))]),
+            "CRUDAUTH_MFA_KEY"
+        );
+        assert_eq!(
+            refused_variable(&[("CRUDAUTH_MFA_KEY", &format!("{new},"))]),
+            "CRUDAUTH_MFA_KEY"
+        );
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub mod cli;
 #[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
 pub mod migration;
 
-pub use auth::CrudAuthBuilder;
+pub use auth::{CrudAuthBuilder, MfaRotation};
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
 pub use error::{AuthError, AuthRejection, ConfigError, ErrorBody, NarrowedHandler};
 pub use events::AuthEvent;

@@ -17,7 +17,7 @@ use crate::config::CrudAuthConfig;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::jwt;
-use crate::mfa::MfaKey;
+use crate::mfa::MfaKeys;
 use crate::password::Hasher;
 use crate::password::policy::PasswordPolicy;
 use crate::principal::Principal;
@@ -73,7 +73,7 @@ pub(crate) struct Inner {
     #[cfg(feature = "oidc")]
     pub oidc: Vec<crate::oidc::OidcProvider>,
     /// The key sealing second-factor secrets; `None` turns MFA off.
-    pub mfa: Option<MfaKey>,
+    pub mfa: Option<MfaKeys>,
     /// The counters of `#[authed(rate = ..)]`.
     pub rates: RateLimiter,
 }

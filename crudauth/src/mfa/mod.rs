@@ -5,7 +5,7 @@
 mod key;
 mod totp;
 
-pub(crate) use key::MfaKey;
+pub(crate) use key::MfaKeys;
 pub(crate) use totp::{
     CHALLENGE_SECS, MAX_CODE_ATTEMPTS, RECOVERY_CODES, base32, matching_step, new_recovery_code,
     new_secret, normalize_recovery_code, otpauth_uri, qr_svg,

@@ -18,7 +18,7 @@ use super::{session, token};
 use crate::error::AuthError;
 use crate::extract::{AnyTransport, Body, Client, Current, Submitted};
 use crate::guard::require_fresh;
-use crate::mfa::{self as crypto, MAX_CODE_ATTEMPTS, MfaKey, RECOVERY_CODES};
+use crate::mfa::{self as crypto, MAX_CODE_ATTEMPTS, MfaKeys, RECOVERY_CODES};
 use crate::principal::{Principal, UserId};
 use crate::state::CrudAuth;
 use crate::store::mfa as store;
@@ -33,7 +33,7 @@ use crate::{audit, cookies, csrf, lockout, revocation};
 pub(super) const FRESH_SECS: i64 = 300;
 
 /// The key, or 404 (the routes are mounted only with one).
-fn key(auth: &CrudAuth) -> Result<&MfaKey, AuthError> {
+fn key(auth: &CrudAuth) -> Result<&MfaKeys, AuthError> {
     auth.inner.mfa.as_ref().ok_or(AuthError::NotFound)
 }
 
@@ -41,7 +41,7 @@ fn key(auth: &CrudAuth) -> Result<&MfaKey, AuthError> {
 /// enrolment, using it up. `InvalidCode` when neither passes.
 async fn check_code(
     auth: &CrudAuth,
-    key: &MfaKey,
+    key: &MfaKeys,
     owner: &str,
     code: &str,
 ) -> Result<(), AuthError> {
@@ -50,8 +50,11 @@ async fn check_code(
         return Err(AuthError::InvalidCode);
     };
     match key.open(owner, &row.secret) {
-        Some(secret) => {
-            if let Some(step) = crypto::matching_step(&secret, code, now()) {
+        Some(opened) => {
+            if let Some(resealed) = &opened.resealed {
+                store::reseal(db, owner, &row.secret, resealed).await?;
+            }
+            if let Some(step) = crypto::matching_step(&opened.secret, code, now()) {
                 // A replayed code (this step or an earlier one accepted
                 // already) is refused like a wrong one.
                 return if store::claim_step(db, owner, step, false).await? {
@@ -62,12 +65,12 @@ async fn check_code(
             }
         }
         None => tracing::error!(
-            "crudauth: a stored TOTP secret does not open under mfa_key (altered, or sealed \
-             under another key): its codes are refused"
+            "crudauth: a stored TOTP secret does not open under any listed mfa key (altered, or \
+             sealed under another key): its codes are refused"
         ),
     }
     if let Some(code) = crypto::normalize_recovery_code(code)
-        && store::use_recovery_code(db, owner, &key.recovery_hash(owner, &code)).await?
+        && store::use_recovery_code(db, owner, &key.recovery_hashes(owner, &code)).await?
     {
         audit::mfa_recovery_code_used(owner);
         return Ok(());
@@ -99,7 +102,7 @@ async fn fresh_with_code<'a>(
     client: &Client,
     form: Submitted<CodeForm, AnyTransport>,
     route: &str,
-) -> Result<(&'a MfaKey, Principal), AuthError> {
+) -> Result<(&'a MfaKeys, Principal), AuthError> {
     let key = key(auth)?;
     let (principal, form) = form.signed_in()?;
     require_fresh(&principal, FRESH_SECS)?;
@@ -112,7 +115,7 @@ async fn fresh_with_code<'a>(
 /// A new set of recovery codes for `owner`: stored hashed, returned once.
 async fn new_recovery_codes<C: sea_orm::ConnectionTrait>(
     db: &C,
-    key: &MfaKey,
+    key: &MfaKeys,
     owner: &str,
 ) -> Result<Vec<String>, AuthError> {
     let codes: Vec<String> = (0..RECOVERY_CODES)
@@ -248,12 +251,14 @@ pub(super) async fn confirm(
         let Some(row) = store::find(db, &owner).await?.filter(|row| !row.enabled) else {
             return Err(AuthError::InvalidCode);
         };
-        let Some(secret) = key.open(&owner, &row.secret) else {
-            tracing::error!("crudauth: a stored TOTP secret does not open under mfa_key");
+        let Some(opened) = key.open(&owner, &row.secret) else {
+            tracing::error!(
+                "crudauth: a stored TOTP secret does not open under any listed mfa key"
+            );
             return Err(AuthError::InvalidCode);
         };
-        let step =
-            crypto::matching_step(&secret, &form.code, now()).ok_or(AuthError::InvalidCode)?;
+        let step = crypto::matching_step(&opened.secret, &form.code, now())
+            .ok_or(AuthError::InvalidCode)?;
         // Confirming and the first recovery codes commit together: an
         // enrolment is never on without them.
         let txn = db_store::begin_write(db).await?;

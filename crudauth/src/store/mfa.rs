@@ -72,6 +72,41 @@ pub(crate) async fn claim_step<C: ConnectionTrait>(
     Ok(update.exec(db).await?.rows_affected == 1)
 }
 
+/// Stores `resealed` in place of the ciphertext `sealed`, unless the row
+/// changed meanwhile (a concurrent re-seal, a new enrolment): whether it
+/// was replaced.
+pub(crate) async fn reseal<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    sealed: &str,
+    resealed: &str,
+) -> Result<bool, DbErr> {
+    let updated = mfa::Entity::update_many()
+        .col_expr(mfa::Column::Secret, Expr::value(resealed))
+        .filter(mfa::Column::UserId.eq(user_id))
+        .filter(mfa::Column::Secret.eq(sealed))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// One batch of enrolments, by user id after `after`, for a walk over all
+/// of them (`rotate-mfa-key`).
+pub(crate) async fn page<C: ConnectionTrait>(
+    db: &C,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<mfa::Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut query = mfa::Entity::find()
+        .order_by_asc(mfa::Column::UserId)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(mfa::Column::UserId.gt(after));
+    }
+    query.all(db).await
+}
+
 /// Removes a user's enrolment and recovery codes.
 pub(crate) async fn disable<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<(), DbErr> {
     mfa::Entity::delete_by_id(user_id.to_owned())
@@ -105,15 +140,15 @@ pub(crate) async fn replace_recovery_codes<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Uses up a recovery code; whether it was there (exactly one of two
-/// concurrent uses is).
+/// Uses up a recovery code stored as one of `hashes` (one per listed
+/// key); whether it was there (exactly one of two concurrent uses is).
 pub(crate) async fn use_recovery_code<C: ConnectionTrait>(
     db: &C,
     user_id: &str,
-    hash: &str,
+    hashes: &[String],
 ) -> Result<bool, DbErr> {
     let deleted = recovery::Entity::delete_many()
-        .filter(recovery::Column::CodeHash.eq(hash))
+        .filter(recovery::Column::CodeHash.is_in(hashes.iter().cloned()))
         .filter(recovery::Column::UserId.eq(user_id))
         .exec(db)
         .await?;
