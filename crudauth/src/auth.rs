@@ -12,6 +12,7 @@ use sea_orm::{DatabaseBackend, DatabaseConnection};
 
 use crate::cache::PrincipalCache;
 use crate::config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
+use crate::enrolment::MfaRequirement;
 use crate::error::{AuthError, ConfigError};
 use crate::events::AuthEvent;
 use crate::layer::{AuthLayer, JsonErrors};
@@ -563,6 +564,7 @@ pub struct CrudAuthBuilder {
     register_fields: Vec<String>,
     new_user: Option<NewUserHook>,
     rate_limits: RateLimitStore,
+    require_mfa: Option<MfaRequirement>,
     #[cfg(feature = "oidc")]
     oidc: Vec<crate::oidc::OidcProvider>,
 }
@@ -579,6 +581,23 @@ impl CrudAuthBuilder {
     /// The database holding the users and crudauth's tables.
     pub fn database(mut self, db: DatabaseConnection) -> Self {
         self.db = Some(db);
+        self
+    }
+
+    /// Requires a second factor of some users ([`MfaRequirement`]): one
+    /// without an enrolment still signs in, but gets 403
+    /// `mfa_enrolment_required` from every guarded route except the
+    /// enrolment routes until the enrolment is confirmed, which makes that
+    /// credential's `principal.mfa` true. Needs an MFA key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crudauth::MfaRequirement;
+    /// let builder = crudauth::CrudAuth::builder().require_mfa(MfaRequirement::Superusers);
+    /// ```
+    pub fn require_mfa(mut self, requirement: MfaRequirement) -> Self {
+        self.require_mfa = Some(requirement);
         self
     }
 
@@ -1120,6 +1139,12 @@ impl CrudAuthBuilder {
             }
         };
         let jwt = jwt::Keys::new(&secret, &config)?;
+        if self.require_mfa.is_some() && mfa.is_none() {
+            return Err(ConfigError::Invalid {
+                setting: "require_mfa",
+                reason: "a required second factor needs the key that seals it: set `.mfa_key(..)` (CRUDAUTH_MFA_KEY)",
+            });
+        }
         let rates = RateLimiter::new(&self.rate_limits).map_err(ConfigError::RateLimitStore)?;
         let cache = PrincipalCache::new(config.cache_ttl, config.cache_capacity);
         let auth = CrudAuth {
@@ -1142,6 +1167,7 @@ impl CrudAuthBuilder {
                 oidc: self.oidc,
                 mfa,
                 rates,
+                require_mfa: self.require_mfa,
             }),
         };
         spawn_purge(&auth);

@@ -156,6 +156,9 @@ auth_errors! {
     /// 403: the second-factor gate: the credential was not established with
     /// a second factor.
     MfaRequired => FORBIDDEN, "mfa_required", "this action requires signing in with a second factor";
+    /// 403: `.require_mfa(..)` applies to this user, whose credential was
+    /// not established with a second factor: enrol one, or sign in with it.
+    MfaEnrolmentRequired => FORBIDDEN, "mfa_enrolment_required", "this account must use a second factor: enrol one (POST /mfa/totp/setup), or sign in again with it";
     /// 403: the freshness gate: the last password proof is too old.
     ReauthenticationRequired => FORBIDDEN, "reauthentication_required", "this action requires a recent sign-in; authenticate again";
     /// 403: the scopes gate.

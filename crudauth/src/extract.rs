@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::body;
 use crate::client::client_ip;
 use crate::error::{AuthError, AuthRejection};
-use crate::guard::{Authed, GuardSpec, run_guard};
+use crate::guard::{Authed, GuardSpec, require_enrolment, run_guard};
 use crate::principal::Principal;
 use crate::state::CrudAuth;
 use crate::transport::{self, Mask, resolve};
@@ -118,6 +118,9 @@ where
 /// Which transports a built-in route accepts.
 pub(crate) trait Accepts {
     fn mask(auth: &CrudAuth) -> Mask;
+    /// Whether the route is one of the second factor's enrolment, which a
+    /// user `.require_mfa(..)` applies to reaches before enrolling.
+    const ENROLMENT: bool = false;
 }
 
 /// Every enabled transport.
@@ -127,6 +130,17 @@ impl Accepts for AnyTransport {
     fn mask(auth: &CrudAuth) -> Mask {
         transport::all(auth)
     }
+}
+
+/// Every enabled transport, on an enrolment route (open to a user who
+/// must enrol a second factor and has not yet).
+pub(crate) enum Enrolling {}
+
+impl Accepts for Enrolling {
+    fn mask(auth: &CrudAuth) -> Mask {
+        transport::all(auth)
+    }
+    const ENROLMENT: bool = true;
 }
 
 /// The session transport only.
@@ -144,14 +158,21 @@ impl Accepts for SessionOnly {
 pub(crate) struct Submitted<T, M> {
     pub principal: Option<Principal>,
     pub body: T,
+    /// Why a signed-in caller may not use the route yet (a second factor
+    /// to enrol first).
+    refusal: Option<AuthError>,
     accepts: PhantomData<fn() -> M>,
 }
 
 impl<T, M> Submitted<T, M> {
-    /// The principal, or 401.
+    /// The principal, or 401 (or 403 when a second factor must be enrolled
+    /// first).
     pub(crate) fn signed_in(self) -> Result<(Principal, T), AuthError> {
         let principal = self.principal.ok_or(AuthError::Unauthenticated)?;
-        Ok((principal, self.body))
+        match self.refusal {
+            Some(refusal) => Err(refusal),
+            None => Ok((principal, self.body)),
+        }
     }
 }
 
@@ -170,9 +191,14 @@ where
         let limit = auth.inner.config.body_limit;
         let body = body::read(&parts.headers, &mut parts.extensions, raw, limit).await?;
         let principal = resolve(&mut parts, &auth, M::mask(&auth)).await?;
+        let refusal = match &principal {
+            Some(principal) if !M::ENROLMENT => require_enrolment(&auth, principal).err(),
+            _ => None,
+        };
         Ok(Self {
             principal,
             body,
+            refusal,
             accepts: PhantomData,
         })
     }
@@ -194,6 +220,9 @@ where
         let principal = resolve(parts, &auth, M::mask(&auth))
             .await?
             .ok_or(AuthError::Unauthenticated)?;
+        if !M::ENROLMENT {
+            require_enrolment(&auth, &principal)?;
+        }
         Ok(Self(principal, PhantomData))
     }
 }

@@ -1,6 +1,6 @@
 //! What `#[authed(...)]` expands to: a [`GuardSpec`] per handler and the
-//! gates run in order (authenticate → rate → superuser → verified → mfa → fresh →
-//! scopes → check). The extractor itself is in `extract.rs`.
+//! gates run in order (authenticate → rate → required second factor →
+//! superuser → verified → mfa → fresh → scopes → check). The extractor itself is in `extract.rs`.
 
 use std::any::TypeId;
 use std::future::Future;
@@ -180,6 +180,17 @@ async fn check_rate<G: GuardSpec>(
         .map_err(AuthError::RateLimited)
 }
 
+/// The `.require_mfa(..)` gate: a principal it applies to needs a
+/// credential established with a second factor.
+pub(crate) fn require_enrolment(auth: &CrudAuth, principal: &Principal) -> Result<(), AuthError> {
+    match &auth.inner.require_mfa {
+        Some(requirement) if !principal.mfa && requirement.applies(principal) => {
+            Err(AuthError::MfaEnrolmentRequired)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Runs the gates of `G` on a request; the principal is shared with the
 /// request's record of it.
 pub async fn run_guard<G: GuardSpec>(
@@ -205,6 +216,7 @@ pub async fn run_guard<G: GuardSpec>(
             Err(AuthError::Unauthenticated)
         };
     };
+    require_enrolment(auth, &principal)?;
     if G::SUPERUSER && !principal.is_superuser {
         return Err(AuthError::InsufficientPrivileges);
     }

@@ -66,6 +66,7 @@ mod config;
 mod tokens;
 mod mfa;
 mod principal;
+mod enrolment;
 mod events;
 mod audit;
 mod mail;
@@ -105,6 +106,7 @@ pub mod migration;
 
 pub use auth::{CrudAuthBuilder, MfaRotation};
 pub use config::{CookiePolicy, CrudAuthConfig, LockoutPolicy};
+pub use enrolment::MfaRequirement;
 pub use error::{AuthError, AuthRejection, ConfigError, ErrorBody, NarrowedHandler};
 pub use events::AuthEvent;
 pub use layer::{AuthLayer, AuthService, JsonErrors, JsonErrorsService};

@@ -956,10 +956,14 @@ fn schemas(auth: &CrudAuth, mfa: bool) -> Value {
             },
             "MfaStatus": {
                 "type": "object",
-                "required": ["enabled", "recovery_codes_remaining"],
+                "required": ["enabled", "recovery_codes_remaining", "required"],
                 "properties": {
                     "enabled": flag,
                     "recovery_codes_remaining": { "type": "integer", "minimum": 0 },
+                    "required": {
+                        "type": "boolean",
+                        "description": "`.require_mfa(..)` holds this user to the enrolment routes until a second factor is confirmed"
+                    },
                 },
             },
             "PasswordProof": {

@@ -14,6 +14,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::cache::PrincipalCache;
 use crate::config::CrudAuthConfig;
+use crate::enrolment::MfaRequirement;
 use crate::error::AuthError;
 use crate::events::AuthEvent;
 use crate::jwt;
@@ -76,6 +77,8 @@ pub(crate) struct Inner {
     pub mfa: Option<MfaKeys>,
     /// The counters of `#[authed(rate = ..)]`.
     pub rates: RateLimiter,
+    /// Who must have a second factor (`.require_mfa(..)`).
+    pub require_mfa: Option<MfaRequirement>,
 }
 
 /// A function called after an account event.

@@ -181,7 +181,7 @@ async fn both_logins_challenge_and_verify_completes_what_each_started(backend: B
     let body: Value = res.json().await.unwrap();
     assert_eq!(
         body,
-        json!({ "enabled": true, "recovery_codes_remaining": 10 })
+        json!({ "enabled": true, "recovery_codes_remaining": 10, "required": false })
     );
 
     // A session from before, established with the password alone.
@@ -509,7 +509,7 @@ async fn disabling_needs_a_fresh_proof_and_a_code(backend: Backend) {
     let body: Value = res.json().await.unwrap();
     assert_eq!(
         body,
-        json!({ "enabled": false, "recovery_codes_remaining": 0 })
+        json!({ "enabled": false, "recovery_codes_remaining": 0, "required": false })
     );
     // The password alone signs in again.
     server.login("ada@example.com").await;

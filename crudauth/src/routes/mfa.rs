@@ -16,8 +16,8 @@ use serde_json::json;
 use super::session::rfc3339;
 use super::{session, token};
 use crate::error::AuthError;
-use crate::extract::{AnyTransport, Body, Client, Current, Submitted};
-use crate::guard::require_fresh;
+use crate::extract::{AnyTransport, Body, Client, Current, Enrolling, Submitted};
+use crate::guard::{require_enrolment, require_fresh};
 use crate::mfa::{self as crypto, MAX_CODE_ATTEMPTS, MfaKeys, RECOVERY_CODES};
 use crate::principal::{Principal, UserId};
 use crate::state::CrudAuth;
@@ -129,6 +129,20 @@ async fn new_recovery_codes<C: sea_orm::ConnectionTrait>(
     Ok(codes)
 }
 
+/// Marks the credential the request came with as established with a second
+/// factor.
+async fn with_second_factor<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    principal: &Principal,
+) -> Result<(), AuthError> {
+    if let Some(id) = principal.session_id.as_deref() {
+        sessions::set_mfa(db, id).await?;
+    } else if let Some(family) = principal.token_family.as_deref() {
+        families::set_mfa(db, family).await?;
+    }
+    Ok(())
+}
+
 /// Records a new proof on the credential the request came with.
 async fn reauthenticated(auth: &CrudAuth, principal: &Principal, at: i64) -> Result<(), AuthError> {
     let db = &auth.inner.db;
@@ -190,7 +204,7 @@ pub(super) async fn sudo(
 
 pub(super) async fn status(
     State(auth): State<CrudAuth>,
-    Current(principal, ..): Current<AnyTransport>,
+    Current(principal, ..): Current<Enrolling>,
 ) -> Result<Response, AuthError> {
     let db = &auth.inner.db;
     let owner = principal.user_id.to_string();
@@ -200,7 +214,15 @@ pub(super) async fn status(
     } else {
         0
     };
-    Ok(Json(json!({ "enabled": enabled, "recovery_codes_remaining": left })).into_response())
+    // Whether `.require_mfa(..)` holds this user's credential back until it
+    // carries a second factor (a page leads the user to enrolment).
+    let required = require_enrolment(&auth, &principal).is_err();
+    Ok(Json(json!({
+        "enabled": enabled,
+        "recovery_codes_remaining": left,
+        "required": required,
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -215,7 +237,7 @@ pub(super) struct CodeForm {
 
 pub(super) async fn setup(
     State(auth): State<CrudAuth>,
-    form: Submitted<PasswordForm, AnyTransport>,
+    form: Submitted<PasswordForm, Enrolling>,
 ) -> Result<Response, AuthError> {
     let key = key(&auth)?;
     let (principal, form) = form.signed_in()?;
@@ -241,12 +263,15 @@ pub(super) async fn setup(
 pub(super) async fn confirm(
     State(auth): State<CrudAuth>,
     client: Client,
-    form: Submitted<CodeForm, AnyTransport>,
+    form: Submitted<CodeForm, Enrolling>,
 ) -> Result<Response, AuthError> {
     let key = key(&auth)?;
     let (principal, form) = form.signed_in()?;
     let db = &auth.inner.db;
     let owner = principal.user_id.to_string();
+    // A user who had to enrol has just passed a code: the credential that
+    // enrolled counts as established with a second factor from now on.
+    let established = require_enrolment(&auth, &principal).is_err();
     let check = async {
         let Some(row) = store::find(db, &owner).await?.filter(|row| !row.enabled) else {
             return Err(AuthError::InvalidCode);
@@ -267,6 +292,9 @@ pub(super) async fn confirm(
             return Err(AuthError::InvalidCode);
         }
         let codes = new_recovery_codes(&txn, key, &owner).await?;
+        if established {
+            with_second_factor(&txn, &principal).await?;
+        }
         txn.commit().await?;
         Ok(codes)
     };

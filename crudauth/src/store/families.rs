@@ -283,3 +283,14 @@ pub(crate) async fn move_epoch<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Marks a credential as established with a second factor (a required
+/// enrolment was just confirmed on it).
+pub(crate) async fn set_mfa<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    family::Entity::update_many()
+        .col_expr(family::Column::Mfa, Expr::value(true))
+        .filter(family::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -270,3 +270,14 @@ pub(crate) async fn revoke_all<C: ConnectionTrait>(
     }
     Ok(query.exec(db).await?.rows_affected)
 }
+
+/// Marks a credential as established with a second factor (a required
+/// enrolment was just confirmed on it).
+pub(crate) async fn set_mfa<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Mfa, Expr::value(true))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -6,6 +6,8 @@
 //! `CRUDAUTH_METRICS_ADDR` serves `/metrics` (Prometheus) on its own address;
 //! `CRUDAUTH_REDIS_URL` shares `rate` limits (`GET /api/limited`) with
 //! every instance naming the same Redis server;
+//! `CRUDAUTH_REQUIRE_MFA` (`superusers` or `all`, with `CRUDAUTH_MFA_KEY`)
+//! holds such users to enrolling a second factor;
 //! `CRUDAUTH_MAX_SESSIONS` caps each user's live sessions (the oldest end);
 //! `CRUDAUTH_SMTP_URL` delivers the recovery mails (otherwise they are
 //! logged), whose links lead back to the page at `/verify-email`,
@@ -65,6 +67,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = auth_builder(db, config);
     if let Ok(redis) = std::env::var("CRUDAUTH_REDIS_URL") {
         builder = builder.rate_limits(crudauth::RateLimitStore::Redis(redis));
+    }
+    if let Ok(who) = std::env::var("CRUDAUTH_REQUIRE_MFA") {
+        let requirement = match who.trim() {
+            "superusers" => crudauth::MfaRequirement::Superusers,
+            "all" => crudauth::MfaRequirement::All,
+            _ => {
+                return Err(
+                    format!("CRUDAUTH_REQUIRE_MFA={who:?}: expected `superusers` or `all`").into(),
+                );
+            }
+        };
+        builder = builder.require_mfa(requirement);
     }
     if let Ok(cap) = std::env::var("CRUDAUTH_MAX_SESSIONS") {
         let cap = cap.trim().parse().map_err(|_| {
