@@ -6,6 +6,7 @@
 //! cargo run --release -p crudauth-bench -- profile [--requests N] [--only NAME]...
 //! cargo run --release -p crudauth-bench -- gates [--requests N] [--rounds N] [--no-postgres]
 //! cargo run --release -p crudauth-bench -- layer [--requests N] [--rounds N]
+//! cargo run --release -p crudauth-bench -- rate [--requests N] [--rounds N]
 //! cargo run --release -p crudauth-bench -- enumeration [--requests N] [--register N] [--no-postgres]
 //! crudauth-bench server <bare|jwt-minimal|crudauth|crudauth-tuned>
 //! ```
@@ -18,7 +19,8 @@
 //! per `GET /me`, a figure that the machine's other load does not move.
 //! `gates` compares `#[authed]` with `#[authed(mfa, fresh = "5m")]`
 //! (issue 13), `layer` an application's route behind `auth.layer()` with
-//! the same route without it (issue 24), and `enumeration` times the
+//! the same route without it (issue 24), `rate` a `#[authed(rate = ..)]`
+//! route with the same route without it (issue 28), and `enumeration` times the
 //! recovery routes per account state (issue 11).
 
 mod driver;
@@ -26,13 +28,14 @@ mod gates_server;
 mod layer_server;
 mod load;
 mod process;
+mod rate_server;
 mod recovery_server;
 mod servers;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: crudauth-bench all [--requests N] [--connections N] [--rounds N] \
-[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [--bearer] [COUNT]\n       crudauth-bench gates [--requests N] [--connections N] [--rounds N] [--no-postgres]\n       crudauth-bench layer [--requests N] [--connections N] [--rounds N]\n       crudauth-bench enumeration [--requests N] [--register N] [--warmup N] [--no-postgres]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned|crudauth-gates|crudauth-gates-uncached|crudauth-recovery|crudauth-layer>";
+[--logins N] [--no-postgres] [--tuned] [--only NAME]... [--peer PATH]\n       crudauth-bench profile [--requests N] [--only NAME]... [--peer PATH]\n       crudauth-bench cache-memory [--bearer] [COUNT]\n       crudauth-bench gates [--requests N] [--connections N] [--rounds N] [--no-postgres]\n       crudauth-bench layer [--requests N] [--connections N] [--rounds N]\n       crudauth-bench rate [--requests N] [--connections N] [--rounds N]\n       crudauth-bench enumeration [--requests N] [--register N] [--warmup N] [--no-postgres]\n       crudauth-bench server <bare|jwt-only|jwt-minimal|crudauth|crudauth-uncached|crudauth-tuned|crudauth-gates|crudauth-gates-uncached|crudauth-recovery|crudauth-layer|crudauth-rate>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -73,6 +76,13 @@ fn main() -> ExitCode {
                 .build()
                 .map_err(|e| e.to_string())?
                 .block_on(driver::layer(options))
+        }),
+        Some("rate") => parse(&args[1..]).and_then(|options| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(driver::rate(options))
         }),
         Some(verb @ ("all" | "profile")) => {
             let mut defaults = driver::Options::default();

@@ -38,6 +38,7 @@ pub async fn run(kind: &str) -> Result<(), BoxError> {
         "crudauth-gates-uncached" => crate::gates_server::app(false).await?,
         "crudauth-recovery" => crate::recovery_server::app().await?,
         "crudauth-layer" => crate::layer_server::app().await?,
+        "crudauth-rate" => crate::rate_server::app().await?,
         other => return Err(format!("unknown server kind {other:?}").into()),
     };
     println!("listening on http://{}", listener.local_addr()?);

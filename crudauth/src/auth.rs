@@ -1145,7 +1145,8 @@ impl CrudAuthBuilder {
                 reason: "a required second factor needs the key that seals it: set `.mfa_key(..)` (CRUDAUTH_MFA_KEY)",
             });
         }
-        let rates = RateLimiter::new(&self.rate_limits).map_err(ConfigError::RateLimitStore)?;
+        let rates =
+            RateLimiter::new(&self.rate_limits, &db).map_err(ConfigError::RateLimitStore)?;
         let cache = PrincipalCache::new(config.cache_ttl, config.cache_capacity);
         let auth = CrudAuth {
             inner: Arc::new(Inner {

@@ -49,6 +49,12 @@ pub enum RateLimitStore {
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     Redis(String),
+    /// In crudauth's PostgreSQL database (table `crudauth_rate_limits`,
+    /// created on first use), shared by every instance on it: one statement
+    /// per limited request.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    Postgres,
 }
 
 /// One handler's in-process counters, keyed by principal or address.
@@ -60,6 +66,8 @@ pub(crate) struct RateLimiter {
     local: RwLock<Vec<(&'static str, Counters)>>,
     #[cfg(feature = "redis")]
     redis: Option<redis_store::Shared>,
+    #[cfg(feature = "postgres")]
+    postgres: Option<postgres_store::Shared>,
     /// Checks since the last sweep of forgotten keys.
     since_sweep: AtomicU64,
 }
@@ -71,15 +79,22 @@ const SWEEP_EVERY: u64 = 4096;
 impl RateLimiter {
     /// Reads the store's settings; an address that does not parse is a
     /// configuration error, said in words.
-    pub(crate) fn new(store: &RateLimitStore) -> Result<Self, String> {
-        #[cfg(not(feature = "redis"))]
-        let RateLimitStore::InProcess = store;
+    pub(crate) fn new(
+        store: &RateLimitStore,
+        db: &sea_orm::DatabaseConnection,
+    ) -> Result<Self, String> {
+        let _ = db;
         Ok(Self {
             local: RwLock::new(Vec::new()),
             #[cfg(feature = "redis")]
             redis: match store {
                 RateLimitStore::Redis(url) => Some(redis_store::Shared::new(url)?),
-                RateLimitStore::InProcess => None,
+                _ => None,
+            },
+            #[cfg(feature = "postgres")]
+            postgres: match store {
+                RateLimitStore::Postgres => Some(postgres_store::Shared::new(db)?),
+                _ => None,
             },
             since_sweep: AtomicU64::new(0),
         })
@@ -93,9 +108,14 @@ impl RateLimiter {
         who: &str,
         rate: Rate,
     ) -> Result<(), u64> {
+        // A shared store that is down lets the request through (said in
+        // the log).
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.redis {
-            // A store that is down lets the request through (said in the log).
+            return shared.check(handler, who, rate).await.unwrap_or(Ok(()));
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(shared) = &self.postgres {
             return shared.check(handler, who, rate).await.unwrap_or(Ok(()));
         }
         self.check_local(handler, who, rate)
@@ -289,6 +309,98 @@ return 0
     }
 }
 
+#[cfg(feature = "postgres")]
+mod postgres_store {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
+    use tokio::sync::OnceCell;
+
+    use super::{Rate, Warner, whole_secs};
+
+    /// The table, made on first use (a limiter's counters are not worth a
+    /// migration step: losing them forgives a minute's requests).
+    const CREATE: &str = "CREATE TABLE IF NOT EXISTS crudauth_rate_limits \
+        (key text PRIMARY KEY, tat bigint NOT NULL)";
+
+    /// GCRA as one upsert with the database's clock: `tat` (microseconds)
+    /// moves on only when the request fits; no row back means refused.
+    /// $1 key, $2 interval, $3 burst, all in microseconds.
+    const TAKE: &str = "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS t) \
+        INSERT INTO crudauth_rate_limits AS r (key, tat) SELECT $1, now.t + $2 FROM now \
+        ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, (SELECT t FROM now)) + $2 \
+        WHERE GREATEST(r.tat, (SELECT t FROM now)) + $2 - $3 <= (SELECT t FROM now) \
+        RETURNING r.tat";
+
+    /// How long a refused request waits, in microseconds.
+    const WAIT: &str = "SELECT (tat + $2 - $3 - (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) AS wait \
+        FROM crudauth_rate_limits WHERE key = $1";
+
+    pub(super) struct Shared {
+        db: DatabaseConnection,
+        table: OnceCell<()>,
+        warner: Warner,
+    }
+
+    impl Shared {
+        pub(super) fn new(db: &DatabaseConnection) -> Result<Self, String> {
+            if db.get_database_backend() != DatabaseBackend::Postgres {
+                return Err(
+                    "RateLimitStore::Postgres keeps its counters in crudauth's database, which is not PostgreSQL here; use RateLimitStore::InProcess or Redis".to_owned(),
+                );
+            }
+            Ok(Self {
+                db: db.clone(),
+                table: OnceCell::new(),
+                warner: Warner::new(),
+            })
+        }
+
+        pub(super) async fn check(
+            &self,
+            handler: &str,
+            who: &str,
+            rate: Rate,
+        ) -> Result<Result<(), u64>, ()> {
+            self.ask(handler, who, rate)
+                .await
+                .map_err(|error| self.warner.warn(&error))
+        }
+
+        async fn ask(
+            &self,
+            handler: &str,
+            who: &str,
+            rate: Rate,
+        ) -> Result<Result<(), u64>, sea_orm::DbErr> {
+            self.table
+                .get_or_try_init(|| async { self.db.execute_unprepared(CREATE).await.map(|_| ()) })
+                .await?;
+            let interval = rate.interval().as_micros().max(1) as i64;
+            let burst = interval.saturating_mul(i64::from(rate.count));
+            let values = |sql: &str| {
+                Statement::from_sql_and_values(
+                    DatabaseBackend::Postgres,
+                    sql,
+                    [
+                        format!("{handler}:{who}").into(),
+                        interval.into(),
+                        burst.into(),
+                    ],
+                )
+            };
+            if self.db.query_one_raw(values(TAKE)).await?.is_some() {
+                return Ok(Ok(()));
+            }
+            let wait = match self.db.query_one_raw(values(WAIT)).await? {
+                Some(row) => row.try_get::<i64>("", "wait")?.max(1),
+                None => 1,
+            };
+            Ok(Err(whole_secs(std::time::Duration::from_micros(
+                wait as u64,
+            ))))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Rate, RateLimitStore, RateLimiter, whole_secs};
@@ -296,7 +408,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_of_the_limit_passes_and_the_next_waits_a_whole_interval() {
-        let limiter = RateLimiter::new(&RateLimitStore::InProcess).unwrap();
+        let db = sea_orm::DatabaseConnection::default();
+        let limiter = RateLimiter::new(&RateLimitStore::InProcess, &db).unwrap();
         let rate = Rate::new(5, 60);
         for _ in 0..5 {
             assert_eq!(limiter.check("h", "7", rate).await, Ok(()));

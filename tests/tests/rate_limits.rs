@@ -4,8 +4,11 @@
 //! the OpenAPI document. Counters shared through Redis are tested with two
 //! example processes in instances.rs.
 
+use crudauth::RateLimitStore;
 use crudauth::{Principal, authed};
-use crudauth_tests::{Backend, assert_error, on_both_backends, retry_after, start, start_app};
+use crudauth_tests::{
+    Backend, assert_error, on_both_backends, retry_after, start, start_app, start_beside,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -148,4 +151,53 @@ async fn the_document_names_the_429_of_a_limited_route() {
     let text = limited["429"]["description"].as_str().unwrap_or_default();
     assert!(text.contains("5 requests a minute"), "{limited}");
     assert!(doc["paths"]["/me"]["get"]["responses"]["429"].is_null());
+}
+
+/// `RateLimitStore::Postgres`: two instances on one database spend one
+/// budget, kept in `crudauth_rate_limits`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_budget_in_postgres() {
+    if !crudauth_tests::postgres_enabled().await {
+        return;
+    }
+    let a = start(Backend::Postgres, |b| {
+        b.rate_limits(RateLimitStore::Postgres)
+    })
+    .await;
+    let b = start_beside(&a, |b| b.rate_limits(RateLimitStore::Postgres)).await;
+    a.register("ada@example.com").await;
+    let token = a.access_token("ada@example.com").await;
+    for (i, server) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
+        let res = server.get_bearer("/api/limited", &token).await;
+        assert_eq!(res.status(), StatusCode::OK, "request {i}");
+    }
+    for server in [&b, &a] {
+        let refused = server.get_bearer("/api/limited", &token).await;
+        assert!((1..=12).contains(&retry_after(&refused)));
+        assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows =
+        a.db.query_all_raw(Statement::from_string(
+            a.db.get_database_backend(),
+            "SELECT key FROM crudauth_rate_limits",
+        ))
+        .await
+        .unwrap();
+    let keys: Vec<String> = rows.iter().map(|r| r.try_get("", "key").unwrap()).collect();
+    assert_eq!(keys, ["example_web_and_api::limited:u:1"]);
+}
+
+#[tokio::test]
+async fn the_postgres_store_needs_a_postgres_database() {
+    let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+    let err = example_web_and_api::auth_builder(db, crudauth_tests::config())
+        .rate_limits(RateLimitStore::Postgres)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("rate_limits") && err.contains("not PostgreSQL"),
+        "{err}"
+    );
 }

@@ -11,6 +11,7 @@ mod measure;
 mod memory;
 mod options;
 mod profile;
+mod rate;
 mod report;
 mod run;
 
@@ -20,6 +21,7 @@ pub use layer::layer;
 pub use memory::cache_memory;
 pub use options::{ALL_REQUESTS, Options};
 pub use profile::profile;
+pub use rate::rate;
 pub use run::all;
 
 const SECRET: &str = "crudauth-bench-secret-key-of-at-least-32-bytes";

@@ -73,9 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "superusers" => crudauth::MfaRequirement::Superusers,
             "all" => crudauth::MfaRequirement::All,
             _ => {
-                return Err(
-                    format!("CRUDAUTH_REQUIRE_MFA={who:?}: expected `superusers` or `all`").into(),
-                );
+                return Err(format!(
+                    "CRUDAUTH_REQUIRE_MFA={who:?}: expected `superusers` or `all`"
+                )
+                .into());
             }
         };
         builder = builder.require_mfa(requirement);
